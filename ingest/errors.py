@@ -1,0 +1,34 @@
+"""Every error the library raises on purpose. Shells (CLI, UI) translate these."""
+
+
+class PolicyQAError(Exception):
+    """Base class: the message is meant for the user and says what to do next."""
+
+
+class FileSkipped(PolicyQAError):
+    """A file could not be ingested; the batch goes on. str(e) is the one-line reason."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class IndexNotFound(PolicyQAError):
+    """No index at the given folder."""
+
+
+class IndexMismatch(PolicyQAError):
+    """The index was built differently (format version, embedding model) than expected."""
+
+
+class IndexBusy(PolicyQAError):
+    """Another process is writing this index."""
+
+
+class EmbedderUnavailable(PolicyQAError):
+    """The embedding model named in the settings or the manifest cannot be loaded."""
+
+
+class BadQuery(PolicyQAError):
+    """The question or query cannot be answered as given (empty, only punctuation, ...)."""
