@@ -229,7 +229,9 @@ def _drop_page_furniture(lines: list[_Text], pages) -> list[_Text]:
     repeated = {k for k, pgs in edges.items() if len(pgs) >= 3 and len(pgs) >= 0.4 * n_pages}
     for pg, idxs in by_page.items():
         for idx in idxs[:2] + idxs[-2:]:
-            if re.sub(r"\d+", "#", lines[idx].chars) in repeated:
+            s = lines[idx].chars
+            # Running headers are labels; a line that ends a sentence is body text.
+            if re.sub(r"\d+", "#", s) in repeated and not _ends_sentence(s):
                 drop.add(idx)
     return [t for k, t in enumerate(lines) if k not in drop]
 
@@ -244,6 +246,8 @@ _DECIMAL = re.compile(rf"(?<=\d)[{_SPACE}]*\.[{_SPACE}]*(?=\d)")
 _PERCENT = re.compile(rf"(?<=\d)[{_SPACE}]+(?=%)")
 _MULTI_SPACE = re.compile(rf"[{_SPACE}]{{2,}}")
 _ARTICLE_HEAD = re.compile(rf"^(第[一二三四五六七八九十百千零〇\d]+[编章节条])[{_SPACE}]+")
+_HOLD = "\ue000"
+_HELD = re.compile(_HOLD)
 _FOOTNOTE_DIGIT = re.compile(rf"(?:[{_FOOTNOTE}]|\[\d{{1,3}}\])[{_SPACE}]+(?=\d)")
 
 
@@ -256,17 +260,17 @@ def _fix_spaces(t: _Text) -> _Text:
         n = head.end(1)
         rest = _fix_spaces(_Text(t.chars[n:], t.src[n:]).strip())
         return _Text(t.chars[:n] + " ", t.src[:n] + [t.src[n]]) + rest
-    # Footnote marks followed by a number keep their space so they never read as digits.
-    guarded = {m.end() - 1 for m in _FOOTNOTE_DIGIT.finditer(t.chars)}
+    # A footnote mark followed by a number keeps its space, so the two never read as one
+    # number: hold that space as a placeholder the rules below do not touch.
+    t = t.sub(_FOOTNOTE_DIGIT, lambda m: m.group(0).rstrip(_SPACE) + _HOLD)
     t = t.sub(_DIGIT_GROUPS, lambda m: re.sub(rf"[{_SPACE}]", "", m.group(0)))
     t = t.sub(_DECIMAL, ".")
     t = t.sub(_PERCENT, "")
     t = t.sub(_CJK_DASH_CJK, r"\1")
-    if guarded:
-        return t.sub(_MULTI_SPACE, " ")
     t = t.sub(_CJK_SPACE_CJK, "")
     t = t.sub(_CJK_SPACE_LATIN, "")
     t = t.sub(_LATIN_SPACE_CJK, "")
+    t = t.sub(_HELD, " ")
     return t.sub(_MULTI_SPACE, " ")
 
 

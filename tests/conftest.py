@@ -1,0 +1,40 @@
+"""Shared fixtures. Tests that need ../shared skip with a reason when it is absent."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SEED = ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.txt"
+NO_SHARED = "../shared not present (a fresh clone): the real corpus and eval data live there"
+
+
+def need_shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip(NO_SHARED)
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    return need_shared()
+
+
+@pytest.fixture(scope="session")
+def seed_dev(shared) -> list[dict]:
+    with open(shared / "eval" / "seed_dev.jsonl", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One embedding cache for the session, so the same passage is embedded once."""
+    return tmp_path_factory.mktemp("embcache")
