@@ -1,0 +1,172 @@
+"""Document metadata: the sidecar file users put beside a document, and the merge rules.
+
+Sidecar: for `X.ext`, the first of `X.ext.meta.json` and `X.meta.json` that exists, a
+UTF-8 JSON object such as
+
+    {"title": "国家职业教育改革实施方案", "issuer": "国务院", "date": "2019-01-24",
+     "doc_number": "国发〔2019〕4号", "language": "zh", "authors": ["…"],
+     "source_url": "https://…", "topic": "kept as is"}
+
+All keys are optional; unknown keys are kept. `X.meta.json` serves every `X.*` beside it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+from .errors import FileSkipped
+from .types import RawDocument
+
+_SUFFIX = ".meta.json"
+SIDECAR_SUFFIXES = (_SUFFIX,)   # both X.ext.meta.json and X.meta.json end so
+FIELDS = ("title", "authors", "issuer", "date", "doc_number", "language", "source_url")
+# Placeholders that editors write into the author/title fields by themselves.
+_JUNK_AUTHORS = {"python-docx", "administrator", "admin", "user", "unknown", "微软用户", "微软中国"}
+_JUNK_TITLE = re.compile(
+    r"(?i)^(?:microsoft (?:word|powerpoint) - |untitled$|无标题)|\.(?:docx?|pdf|wps|txt)$")
+_FOOTNOTE_TAIL = re.compile(r"(?:\s*(?:[*＊†‡]+|[①-⑳]|[\[［]\d+[\]］]|[¹²³⁰-⁹]+))+$")
+_YEAR_IN_NAME = re.compile(r"(19|20)\d\d(?!\d)")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def is_sidecar(path: str | Path) -> bool:
+    """True for a metadata sidecar, which folder walks must not ingest as a document."""
+    return Path(path).name.lower().endswith(SIDECAR_SUFFIXES)
+
+
+def sidecar_candidates(path: str | Path) -> list[Path]:
+    """Where the sidecar of `path` may be, in order of preference."""
+    p = Path(path)
+    return [p.with_name(p.name + _SUFFIX), p.with_name(p.stem + _SUFFIX)]
+
+
+def read_sidecar(path: str | Path) -> dict:
+    """The checked sidecar metadata of document `path`; {} when it has none.
+
+    Raises FileSkipped naming the *sidecar* when it is unreadable or malformed.
+    """
+    found = next((c for c in sidecar_candidates(path) if c.is_file()), None)
+    if found is None:
+        return {}
+    name = str(found)
+    try:
+        data = json.loads(found.read_bytes().decode("utf-8-sig"))
+    except OSError as e:
+        raise FileSkipped(name, f"cannot read metadata sidecar ({e.strerror or e})") from None
+    except UnicodeDecodeError:
+        raise FileSkipped(name, "metadata sidecar is not UTF-8") from None
+    except json.JSONDecodeError as e:
+        raise FileSkipped(name, f"metadata sidecar is not valid JSON ({e.msg}, line {e.lineno})") from None
+    if not isinstance(data, dict):
+        raise FileSkipped(name, "metadata sidecar must be a JSON object {…}")
+    try:
+        return normalize(data, strict=True)
+    except ValueError as e:
+        raise FileSkipped(name, f"metadata sidecar: {e}") from None
+
+
+def normalize(meta: dict, strict: bool = False) -> dict:
+    """Known fields in their canonical form; other keys unchanged.
+
+    strict (sidecars, written by people): a bad value raises ValueError saying what is
+    wrong. Lenient (what a file says about itself): bad or placeholder values are dropped.
+    """
+    out: dict = {}
+    for key, value in meta.items():
+        key = {"author": "authors", "lang": "language"}.get(key, key)
+        if value is None or key not in FIELDS:
+            out[key] = value
+            continue
+        try:
+            value = _FIELD_CHECKS[key](value)
+        except ValueError:
+            if strict:
+                raise
+            continue
+        if not strict:
+            value = _drop_placeholders(key, value)
+        if value not in (None, "", []):
+            out[key] = value
+    return out
+
+
+def _text(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"expected text, got {json.dumps(value, ensure_ascii=False)[:60]}")
+    return str(value).strip()
+
+
+def _authors(value) -> list[str]:
+    if isinstance(value, str):
+        # 、 and ; separate names in Chinese and English lists; a comma may be inside a name.
+        return [a.strip() for a in re.split(r"[;；、]", value) if a.strip()]
+    if isinstance(value, list) and all(isinstance(a, str) for a in value):
+        return [a.strip() for a in value if a.strip()]
+    raise ValueError("authors must be a string or a list of strings")
+
+
+def _date(value) -> str:
+    s = _text(value)
+    try:
+        if re.fullmatch(r"\d{4}", s) or (re.fullmatch(r"\d{4}-\d\d-\d\d", s) and dt.date.fromisoformat(s)):
+            return s
+    except ValueError:
+        pass
+    raise ValueError(f"date must be YYYY or YYYY-MM-DD, got {s!r}")
+
+
+def _language(value) -> str:
+    # "zh-CN", "zh_Hans" -> "zh": one code per language for language-specific processing.
+    return re.split(r"[-_]", _text(value).lower())[0]
+
+
+_FIELD_CHECKS = {"title": _text, "issuer": _text, "doc_number": _text, "source_url": _text,
+                 "authors": _authors, "date": _date, "language": _language}
+
+
+def _drop_placeholders(key: str, value):
+    if key == "authors":
+        return [a for a in value if a.lower() not in _JUNK_AUTHORS]
+    if key == "title" and _JUNK_TITLE.search(value):
+        return None
+    return value
+
+
+def resolve_metadata(path: str | Path, raw: RawDocument, sidecar: dict) -> dict:
+    """Merge metadata: sidecar > the file's own > fallbacks guessed from name and text.
+
+    Always has title, authors (list), issuer, date, doc_number, language, source_url,
+    kind and filename; None where unknown. Extra keys of the file and sidecar are kept.
+    """
+    p = Path(path)
+    merged: dict = dict.fromkeys(FIELDS)
+    merged.update(authors=[], title=_title_fallback(raw.text) or p.stem,
+                  language=guess_language(raw.text), date=_year_in_name(p.name))
+    for source in (normalize(raw.metadata), normalize(sidecar, strict=True)):
+        merged.update({k: v for k, v in source.items() if v not in (None, "", [])})
+    merged.update(kind=raw.kind, filename=p.name)   # facts about the file, not overridable
+    return merged
+
+
+def _title_fallback(text: str) -> str | None:
+    """The first non-empty line, when short enough to be a title (≤ 60 characters)."""
+    line = next((ln for ln in text.split("\n") if ln.strip()), "")
+    line = _FOOTNOTE_TAIL.sub("", line.strip().lstrip("#").strip()).strip()
+    return line if 0 < len(line) <= 60 else None
+
+
+def guess_language(text: str) -> str:
+    """"zh" when CJK characters are at least 20% of the non-space characters, else "en".
+
+    A deliberately simple rule: the corpus is Chinese and English; other languages
+    are reported as "en" unless a sidecar says otherwise.
+    """
+    sample = "".join(text[:50000].split())
+    return "zh" if sample and len(_CJK.findall(sample)) >= 0.2 * len(sample) else "en"
+
+
+def _year_in_name(name: str) -> str | None:
+    m = _YEAR_IN_NAME.match(name)
+    return m.group(0) if m else None

@@ -1,0 +1,318 @@
+"""Incremental ingest: files -> load -> clean -> structure -> chunk -> embed -> store.
+
+New files are added, changed files re-indexed under the same document id, unchanged
+files kept as they are (their chunks and vectors are copied), and files gone from an
+ingested folder removed. Bad files are reported and skipped; the batch goes on.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from . import store
+from .cache import EmbeddingCache, default_cache_path, embed_cached
+from .chunk import ChunkSettings, chunk_document
+from .clean import clean
+from .embed import Embedder, load_embedder
+from .errors import FileSkipped, IndexMismatch
+from .load import load_file
+from .meta import is_sidecar, read_sidecar, resolve_metadata, sidecar_candidates
+from .structure import find_sections
+from .types import Chunk, PageSpan
+
+log = logging.getLogger(__name__)
+PIPELINE_VERSION = 1      # bump when cleaning/structure change, so documents are re-chunked
+
+
+@dataclass
+class IngestSummary:
+    """What an ingest did; `to_dict()` is what `policyqa ingest --json` prints."""
+    index: str
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)     # {"path", "reason"}
+    warnings: list[str] = field(default_factory=list)
+    documents: int = 0
+    chunks: int = 0
+    chunks_embedded: int = 0
+    tokens_embedded: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class _Prepared:
+    doc_id: str
+    doc: store.StoredDocument
+    chunks: list[Chunk]
+
+
+def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | dict | Embedder | None = None,
+           chunking: ChunkSettings | None = None, rebuild: bool = False, max_bytes: int = 50 * 2**20,
+           cache_path: str | Path | None = None, progress: bool = True) -> IngestSummary:
+    """Bring the index at `index_dir` up to date with the files under `paths`."""
+    t0 = time.perf_counter()
+    chunking = chunking or ChunkSettings()
+    summary = IngestSummary(index=str(index_dir))
+    with store.writer_lock(index_dir):
+        old = store.load(index_dir) if store.exists(index_dir) and not rebuild else None
+        emb = _choose_embedder(embedder, old, index_dir)
+        settings_key = {"pipeline": PIPELINE_VERSION, **chunking.to_dict()}
+        if old is None:
+            old = store.empty(emb.info, settings_key)
+        rechunk_all = old.manifest.get("chunking") != settings_key
+        known = {m["source_path"]: d for d, m in old.manifest["documents"].items() if m.get("source_path")}
+        files, walked_dirs = _walk(paths, summary)
+
+        keep: dict[str, _Prepared | None] = {}     # doc_id -> prepared (None: keep the old one)
+        for path in tqdm(files, desc="files", unit="file", file=sys.stderr, disable=not progress):
+            _ingest_one(path, old, known, keep, rechunk_all, chunking, max_bytes, summary)
+
+        seen = set(keep)
+        for doc_id, m in old.manifest["documents"].items():
+            src = m.get("source_path", "")
+            gone = any(_is_under(src, d) for d in walked_dirs) and not os.path.exists(src)
+            if doc_id not in seen and gone:
+                summary.removed.append(doc_id)
+            elif doc_id not in seen:
+                keep[doc_id] = None                 # not part of this ingest: leave it alone
+
+        new = _assemble(old, keep, emb, settings_key)
+        changed = summary.added or summary.updated or summary.removed or old.path is None
+        if changed:       # an ingest that changes nothing leaves the current generation in place
+            pending = [i for i, c in enumerate(new.chunks) if new.vectors_missing[i]]
+            _embed(new, pending, emb, old, cache_path, progress, summary)
+            store.save(index_dir, store.IndexData(new.manifest, new.chunks, new.docs, new.vectors))
+    summary.documents = len(new.docs)
+    summary.chunks = len(new.chunks)
+    summary.seconds = round(time.perf_counter() - t0, 2)
+    return summary
+
+
+def remove(index_dir: str | Path, doc_ids: list[str]) -> list[str]:
+    """Remove documents by id; returns the ids that were there. Unknown ids raise KeyError."""
+    with store.writer_lock(index_dir):
+        old = store.load(index_dir)
+        missing = [d for d in doc_ids if d not in old.docs]
+        if missing:
+            raise KeyError(", ".join(missing))
+        keep = {d: None for d in old.docs if d not in doc_ids}
+        emb_info = old.manifest["embedder"]
+        new = _assemble(old, keep, None, old.manifest["chunking"], emb_info)
+        store.save(index_dir, store.IndexData(new.manifest, new.chunks, new.docs, new.vectors))
+    return list(doc_ids)
+
+
+def _choose_embedder(spec, old: store.IndexData | None, index_dir) -> Embedder:
+    """The index decides the model; asking for another one needs --rebuild."""
+    if isinstance(spec, Embedder):
+        emb = spec
+    elif spec is not None:
+        emb = load_embedder(spec)
+    elif old is not None:
+        emb = load_embedder(old.manifest["embedder"])
+    else:
+        emb = load_embedder(None)
+    if old is not None and old.manifest["embedder"].get("key") not in (None, emb.key):
+        raise IndexMismatch(
+            f"the index at {index_dir} was built with {old.manifest['embedder'].get('model')}, "
+            f"not {emb.info.get('model')}: add --rebuild to re-embed everything with the new model")
+    return emb
+
+
+def _walk(paths, summary: IngestSummary) -> tuple[list[Path], list[Path]]:
+    """Files to ingest (sorted, de-duplicated) and the folders that were walked."""
+    files: dict[str, Path] = {}
+    dirs: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            dirs.append(p.resolve())
+            for f in sorted(p.rglob("*")):
+                if any(part.startswith(".") for part in f.relative_to(p).parts) or is_sidecar(f):
+                    continue
+                if f.is_file() or f.is_symlink():
+                    # Unsupported files are handed to the loader too, which says why it skips them.
+                    files.setdefault(str(f.resolve()), f)
+        elif p.exists() or p.is_symlink():
+            files.setdefault(str(p.resolve()), p)
+        else:
+            summary.skipped.append({"path": str(p), "reason": "no such file or folder"})
+    return list(files.values()), dirs
+
+
+def _ingest_one(path: Path, old, known, keep, rechunk_all, chunking, max_bytes, summary) -> None:
+    src = str(path.resolve())
+    try:
+        content_hash = _content_hash(path, max_bytes)
+        doc_id = known.get(src) or _new_doc_id(path, old.manifest["documents"], keep)
+        prev = old.manifest["documents"].get(doc_id)
+        if prev and prev.get("content_hash") == content_hash and not rechunk_all:
+            keep[doc_id] = None
+            summary.unchanged.append(doc_id)
+            return
+        prepared = prepare_document(path, doc_id, chunking, max_bytes, summary.warnings)
+        prepared.doc.metadata.update(source_path=src, content_hash=content_hash)
+        keep[doc_id] = prepared
+        (summary.updated if prev else summary.added).append(doc_id)
+    except FileSkipped as e:
+        summary.skipped.append({"path": str(path), "reason": e.reason})
+    except Exception as e:     # one bad file must not stop the batch
+        log.exception("unexpected error on %s", path)
+        summary.skipped.append({"path": str(path), "reason": f"internal error: {type(e).__name__}: {e}"})
+
+
+def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes: int,
+                     warnings: list[str] | None = None) -> _Prepared:
+    """Load, clean, structure and chunk one file (no embedding)."""
+    raw = load_file(path, max_bytes=max_bytes)
+    try:
+        sidecar = read_sidecar(path)
+    except FileSkipped as e:
+        sidecar = {}
+        if warnings is not None:
+            warnings.append(f"{e.path}: {e.reason} (ignored; {path.name} ingested without it)")
+    metadata = resolve_metadata(path, raw, sidecar)
+    cleaned = clean(raw.text, raw.pages)
+    if not cleaned.text.strip():
+        raise FileSkipped(str(path), "no text after cleaning")
+    pages = _clean_pages(cleaned.source, raw.pages)
+    sections = find_sections(cleaned.text)
+    chunks = chunk_document(doc_id, cleaned.text, sections, pages, chunking)
+    metadata.update(doc_id=doc_id, n_chars=len(cleaned.text), n_chunks=len(chunks),
+                    n_pages=len(raw.pages) or None, encoding=raw.encoding,
+                    ingested_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    doc = store.StoredDocument(doc_id, cleaned.text, metadata,
+                               [(p.start, p.end, p.page) for p in pages])
+    return _Prepared(doc_id, doc, chunks)
+
+
+def _clean_pages(source: tuple[int, ...], raw_pages: list[PageSpan]) -> list[PageSpan]:
+    """Page spans in cleaned-text coordinates, from each character's raw offset."""
+    if not raw_pages:
+        return []
+    starts = np.array([p.start for p in raw_pages])
+    page_of_raw = np.searchsorted(starts, np.asarray(source, dtype=np.int64), side="right") - 1
+    spans: list[PageSpan] = []
+    begin = 0
+    for i in range(1, len(source) + 1):
+        if i == len(source) or page_of_raw[i] != page_of_raw[begin]:
+            spans.append(PageSpan(begin, i, raw_pages[max(int(page_of_raw[begin]), 0)].page))
+            begin = i
+    return spans
+
+
+class _Assembled:
+    def __init__(self, manifest, chunks, docs, vectors, vectors_missing):
+        self.manifest, self.chunks, self.docs = manifest, chunks, docs
+        self.vectors, self.vectors_missing = vectors, vectors_missing
+
+
+def _assemble(old: store.IndexData, keep: dict, emb: Embedder | None, settings_key: dict,
+              emb_info: dict | None = None) -> _Assembled:
+    """The new generation: kept documents copy their chunks and vectors, new ones await embedding."""
+    info = dict(emb_info or emb.info)
+    if emb is not None:
+        info["key"] = emb.key
+    by_doc: dict[str, list[int]] = {}
+    for i, c in enumerate(old.chunks):
+        by_doc.setdefault(c.doc_id, []).append(i)
+    chunks: list[Chunk] = []
+    rows: list[np.ndarray | None] = []
+    docs: dict[str, store.StoredDocument] = {}
+    documents: dict[str, dict] = {}
+    for doc_id, prepared in keep.items():
+        if prepared is None:
+            if doc_id not in old.docs:
+                continue
+            docs[doc_id] = old.docs[doc_id]
+            for i in by_doc.get(doc_id, []):
+                chunks.append(old.chunks[i])
+                rows.append(old.vectors[i])
+        else:
+            docs[doc_id] = prepared.doc
+            chunks.extend(prepared.chunks)
+            rows.extend([None] * len(prepared.chunks))
+        documents[doc_id] = {k: v for k, v in docs[doc_id].metadata.items()}
+    dim = int(info["dim"])
+    vectors = np.zeros((len(chunks), dim), dtype=np.float32)
+    missing = [r is None for r in rows]
+    for i, r in enumerate(rows):
+        if r is not None:
+            vectors[i] = r
+    manifest = {**old.manifest, "embedder": info, "chunking": settings_key, "documents": documents}
+    return _Assembled(manifest, chunks, docs, vectors, missing)
+
+
+def _embed(new: _Assembled, pending: list[int], emb: Embedder, old: store.IndexData,
+           cache_path, progress: bool, summary: IngestSummary) -> None:
+    """Fill the vectors of new chunks: from the old index when the text is unchanged,
+    else from the embedding cache, else by running the model."""
+    if not pending:
+        return
+    previous = {c.text: i for i, c in enumerate(old.chunks)}
+    todo = []
+    for i in pending:
+        j = previous.get(new.chunks[i].text)
+        if j is not None and old.vectors.shape[1] == new.vectors.shape[1]:
+            new.vectors[i] = old.vectors[j]
+        else:
+            todo.append(i)
+    if not todo:
+        return
+    texts = [new.chunks[i].text for i in todo]
+    with EmbeddingCache(cache_path or default_cache_path()) as cache, \
+            tqdm(total=len(texts), desc="embedding", unit="chunk", file=sys.stderr, disable=not progress) as bar:
+        vectors, n_embedded = embed_cached(emb, texts, cache, progress=bar.update)
+    new.vectors[todo] = vectors
+    summary.chunks_embedded = n_embedded
+    if n_embedded:
+        summary.tokens_embedded = emb.count_tokens(texts) if n_embedded == len(texts) else 0
+
+
+def _content_hash(path: Path, max_bytes: int) -> str:
+    """Hash of the file and its sidecar, so editing either re-indexes the document."""
+    h = hashlib.sha256()
+    try:
+        size = path.stat().st_size
+        if size <= max_bytes:
+            h.update(path.read_bytes())
+        else:
+            h.update(f"size:{size}".encode())
+    except OSError:
+        return ""          # the loader reports why it cannot read the file
+    for side in sidecar_candidates(path):
+        if side.is_file():
+            h.update(side.read_bytes())
+            break
+    h.update(f"pipeline:{PIPELINE_VERSION}".encode())
+    return h.hexdigest()
+
+
+def _new_doc_id(path: Path, documents: dict, keep: dict) -> str:
+    """A readable id from the file name; a short path hash only on a clash."""
+    base = re.sub(r"[^\w.\-]+", "-", path.stem).strip("-.") or "doc"
+    if base not in documents and base not in keep:
+        return base
+    return f"{base}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:6]}"
+
+
+def _is_under(path: str, folder: Path) -> bool:
+    try:
+        Path(path).relative_to(folder)
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,243 @@
+"""The index folder: one generation of plain files, swapped in atomically.
+
+    INDEX/CURRENT -> gen-<id>         (symlink; replaced with one rename)
+    INDEX/gen-<id>/manifest.json      model, dimension, chunk settings, version, documents
+                   chunks.jsonl       one chunk a line, row i = FAISS id i
+                   docs.jsonl         cleaned text, metadata and page map per document
+                   vectors.npy        float32 (n, dim), L2-normalised
+                   vectors.faiss      FAISS IndexFlatIP over vectors.npy (llama-index FaissVectorStore)
+                   bm25/              bm25s over jieba tokens
+    INDEX/.lock                       held by the one writer
+
+A writer builds a new generation beside the current one and only then points
+CURRENT at it, so a crash or Ctrl-C mid-ingest leaves the previous index as it was.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import IndexBusy, IndexMismatch, IndexNotFound
+from .tokenize import tokenize_for_index
+from .types import Chunk
+
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+
+
+@dataclass
+class StoredDocument:
+    """A cleaned document as kept in the index."""
+    doc_id: str
+    text: str
+    metadata: dict
+    pages: list[tuple[int, int, int]] = field(default_factory=list)   # (start, end, page)
+
+    def page_at(self, offset: int) -> int | None:
+        for start, end, page in self.pages:
+            if start <= offset < end:
+                return page
+        return None
+
+
+@dataclass
+class IndexData:
+    """Everything in one generation, in memory."""
+    manifest: dict
+    chunks: list[Chunk]
+    docs: dict[str, StoredDocument]
+    vectors: np.ndarray
+    path: Path | None = None
+    _vector_store: object = None
+    _bm25: object = None
+
+    @property
+    def dim(self) -> int:
+        return int(self.manifest["embedder"]["dim"])
+
+    def vector_store(self):
+        """The llama-index FaissVectorStore over this generation's vectors."""
+        if self._vector_store is None:
+            self._vector_store = _faiss_store(self.vectors, self.dim)
+        return self._vector_store
+
+    def bm25(self):
+        """The bm25s retriever (None for an empty index)."""
+        if self._bm25 is None and self.chunks and self.path is not None:
+            import bm25s
+            self._bm25 = bm25s.BM25.load(str(self.path / "bm25"))
+        return self._bm25
+
+
+def empty(embedder_info: dict, chunk_settings: dict) -> IndexData:
+    manifest = {"format_version": FORMAT_VERSION, "embedder": embedder_info,
+                "chunking": chunk_settings, "documents": {}}
+    dim = int(embedder_info["dim"])
+    return IndexData(manifest, [], {}, np.zeros((0, dim), dtype=np.float32))
+
+
+def exists(index_dir: str | Path) -> bool:
+    return (Path(index_dir) / CURRENT / "manifest.json").is_file()
+
+
+def load(index_dir: str | Path) -> IndexData:
+    """Load the current generation; IndexNotFound / IndexMismatch with advice on trouble."""
+    root = Path(index_dir)
+    gen = root / CURRENT
+    if not (gen / "manifest.json").is_file():
+        raise IndexNotFound(
+            f"no index at {root}: build one with `policyqa ingest corpus/ --index {root}`")
+    gen = gen.resolve()          # pin this generation even if a writer swaps CURRENT meanwhile
+    try:
+        manifest = json.loads((gen / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError) as e:
+        raise IndexMismatch(f"index manifest at {gen} is unreadable ({e}); rebuild with --rebuild") from e
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexMismatch(
+            f"index at {root} has format version {version}, this policyqa reads {FORMAT_VERSION}: "
+            f"rebuild it with `policyqa ingest --rebuild --index {root}`")
+    try:
+        chunks = [Chunk(**{**d, "pages": tuple(d["pages"])}) for d in _read_jsonl(gen / "chunks.jsonl")]
+        docs = {}
+        for d in _read_jsonl(gen / "docs.jsonl"):
+            d["pages"] = [tuple(p) for p in d["pages"]]
+            docs[d["doc_id"]] = StoredDocument(**d)
+        vectors = np.load(gen / "vectors.npy")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise IndexMismatch(f"index at {gen} is damaged ({e}); rebuild with --rebuild") from e
+    dim = int(manifest["embedder"]["dim"])
+    if vectors.shape != (len(chunks), dim):
+        raise IndexMismatch(
+            f"index at {gen} is inconsistent: {vectors.shape[0]} vectors of dimension "
+            f"{vectors.shape[1] if vectors.ndim == 2 else '?'} for {len(chunks)} chunks of dimension {dim}; "
+            "rebuild with --rebuild")
+    return IndexData(manifest, chunks, docs, vectors, path=gen)
+
+
+def save(index_dir: str | Path, data: IndexData) -> Path:
+    """Write `data` as a new generation and make it current (atomically)."""
+    root = Path(index_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    gen = root / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    tmp = root / (".tmp-" + gen.name)
+    tmp.mkdir()
+    try:
+        _write_generation(tmp, data)
+        os.rename(tmp, gen)
+        link_tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
+        os.symlink(gen.name, link_tmp)
+        os.replace(link_tmp, root / CURRENT)      # the one atomic step
+        _fsync_dir(root)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _prune(root, keep={gen.name})
+    data.path = gen
+    return gen
+
+
+def _write_generation(folder: Path, data: IndexData) -> None:
+    manifest = dict(data.manifest)
+    manifest["format_version"] = FORMAT_VERSION
+    manifest["n_chunks"] = len(data.chunks)
+    manifest["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    _write_jsonl(folder / "chunks.jsonl", (asdict(c) for c in data.chunks))
+    _write_jsonl(folder / "docs.jsonl", (asdict(d) for d in data.docs.values()))
+    vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
+    with open(folder / "vectors.npy", "wb") as f:
+        np.save(f, vectors)
+        _fsync(f)
+    _faiss_store(vectors, data.dim).persist(persist_path=str(folder / "vectors.faiss"))
+    _write_bm25(folder / "bm25", data.chunks)
+    with open(folder / "manifest.json", "w", encoding="utf-8") as f:
+        json.dump(manifest, f, ensure_ascii=False, indent=1)
+        _fsync(f)
+    _fsync_dir(folder)
+
+
+def _faiss_store(vectors: np.ndarray, dim: int):
+    import faiss
+    from llama_index.vector_stores.faiss import FaissVectorStore
+    index = faiss.IndexFlatIP(dim)          # inner product on normalised vectors = cosine
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return FaissVectorStore(faiss_index=index)
+
+
+def _write_bm25(folder: Path, chunks: list[Chunk]) -> None:
+    import bm25s
+    folder.mkdir()
+    if not chunks:
+        return
+    corpus_tokens = [tokenize_for_index(c.text) for c in chunks]
+    # bm25s cannot index an empty token list; a placeholder keeps rows aligned with chunks.
+    corpus_tokens = [t if t else ["\u2205"] for t in corpus_tokens]
+    retriever = bm25s.BM25()
+    retriever.index(corpus_tokens, show_progress=False)
+    retriever.save(str(folder))
+
+
+@contextlib.contextmanager
+def writer_lock(index_dir: str | Path):
+    """Only one ingest at a time per index; a second one fails fast with IndexBusy."""
+    root = Path(index_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as e:
+            raise IndexBusy(f"another ingest is writing {root}; try again when it has finished") from e
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _prune(root: Path, keep: set[str]) -> None:
+    """Remove old generations and leftovers of interrupted writes, keeping one previous
+    generation for readers that resolved CURRENT just before the swap."""
+    gens = sorted((p for p in root.glob("gen-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
+    old = [p for p in gens if p.name not in keep]
+    for p in old[:-1]:
+        shutil.rmtree(p, ignore_errors=True)
+    for p in root.glob(".tmp-gen-*"):
+        if time.time() - p.stat().st_mtime > 3600:   # an interrupted write, long dead
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _read_jsonl(path: Path):
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+def _write_jsonl(path: Path, rows) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r, ensure_ascii=False))
+            f.write("\n")
+        _fsync(f)
+
+
+def _fsync(f) -> None:
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
