@@ -163,4 +163,25 @@ def _indent(text: str, prefix: str = "    ") -> str:
     return "\n".join(prefix + line for line in text.splitlines())
 
 
-_COMMANDS = {"ingest": _ingest, "remove": _remove, "search": _search, "ask": _ask}
+def _eval(args, settings, index_dir: Path) -> int:
+    from assistant import Assistant
+    from assistant.evaluate import evaluate, format_table, load_questions
+    if args.k < 1:
+        print("policyqa: -k must be at least 1", file=sys.stderr)
+        return EXIT_USAGE
+    questions = load_questions(args.file)
+    assistant = Assistant.open(
+        index_dir, cache_path=(settings.cache_dir / "embeddings.sqlite") if settings.cache_dir else None)
+    report = evaluate(assistant, questions, k=args.k)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(format_table(report))
+    return EXIT_OK
+
+
+_COMMANDS = {"ingest": _ingest, "remove": _remove, "search": _search, "ask": _ask, "eval": _eval}
+
+
+if __name__ == "__main__":
+    sys.exit(main())
