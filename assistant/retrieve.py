@@ -24,6 +24,7 @@ class FusionConfig:
     w_bm25_zh: float = 1.0       # Chinese questions
     w_bm25_en: float = 0.3       # questions without Chinese characters
     depth: int = 50              # candidates taken from each side
+    expand_en: bool = True       # add CC-CEDICT Chinese terms to English questions' BM25 side
 
 
 @dataclass(frozen=True)
@@ -50,8 +51,9 @@ class Retriever:
         depth = max(f.depth, 4 * k)
         qv = self.embedder.embed_query(query) if query_vector is None else query_vector
         dense = self.dense(qv, depth) if f.method in ("rrf", "dense") else {}
-        lexical = self.bm25(content_terms(query), depth) if f.method in ("rrf", "bm25") else {}
-        w_bm25 = f.w_bm25_zh if is_chinese(query) else f.w_bm25_en
+        zh = is_chinese(query)
+        lexical = self.bm25(self.lexical_terms(query, zh), depth) if f.method in ("rrf", "bm25") else {}
+        w_bm25 = f.w_bm25_zh if zh else f.w_bm25_en
         fused: dict[int, float] = {}
         for ranking, weight in ((dense, f.w_dense), (lexical, w_bm25)):
             for rank, row in enumerate(sorted(ranking, key=ranking.get, reverse=True)):
@@ -78,6 +80,15 @@ class Retriever:
             if len(out) == k:
                 break
         return out
+
+    def lexical_terms(self, query: str, zh: bool) -> list[str]:
+        """BM25 query terms; English questions also get dictionary translations."""
+        terms = content_terms(query)
+        bm = self.data.bm25()
+        if not zh and self.fusion.expand_en and bm is not None:
+            from .crosslingual import chinese_terms
+            terms += chinese_terms(query, bm.vocab_dict)
+        return terms
 
     def dense(self, qv: np.ndarray, n: int) -> dict[int, float]:
         from llama_index.core.vector_stores.types import VectorStoreQuery
