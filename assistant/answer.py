@@ -13,7 +13,7 @@ import numpy as np
 
 from ingest.sentences import split_sentences
 
-from .normalize import content_terms, is_chinese
+from .normalize import is_chinese
 from .types import Citation
 
 MAX_SENTENCES = 4
@@ -46,9 +46,14 @@ class Evidence:
     coverage: float        # share of the question's key terms in the best sentence
 
 
-def candidates(question: str, hits, docs, embed_texts, n_hits: int = 3, max_sentences: int = 16) -> list[Candidate]:
-    """Sentences of the first `n_hits` passages, scored against the question."""
-    terms = _weighted_terms(question)
+def candidates(terms: list[str], hits, docs, embed_texts, n_hits: int = 4,
+               max_sentences: int = 8) -> list[Candidate]:
+    """Sentences of the first `n_hits` passages, scored against the question.
+
+    `terms` are the question's key terms (for an English question, with their Chinese
+    dictionary translations); `embed_texts` maps sentences to cosines with the question.
+    """
+    weights = _weighted_terms(terms)
     raw: list[tuple[str, int, int, str, int]] = []
     for rank, h in enumerate(hits[:n_hits]):
         text = docs[h.doc_id].text
@@ -62,14 +67,32 @@ def candidates(question: str, hits, docs, embed_texts, n_hits: int = 3, max_sent
             raw.append((h.doc_id, s, e, sent, rank))
     if not raw:
         return []
-    lex = [_coverage(terms, r[3]) for r in raw]
-    # Embed only the most promising sentences: lexical matches first, then passage order.
+    lex = [_coverage(weights, r[3]) for r in raw]
+    # Embed only the most promising sentences (embedding is the slow part): key-term
+    # matches first, then the order of the passages.
     order = sorted(range(len(raw)), key=lambda i: (-lex[i], raw[i][4], raw[i][1]))[:max_sentences]
-    vecs = embed_texts([raw[i][3] for i in order])
-    out = []
-    for i, v in zip(order, vecs):
-        out.append(Candidate(raw[i][0], raw[i][1], raw[i][2], raw[i][3], raw[i][4], float(v), lex[i]))
+    sims = _level_languages([raw[i][3] for i in order], list(embed_texts([raw[i][3] for i in order])))
+    out = [Candidate(raw[i][0], raw[i][1], raw[i][2], raw[i][3], raw[i][4], float(sim), lex[i])
+           for i, sim in zip(order, sims)]
     return sorted(out, key=lambda c: -c.score)
+
+
+def _level_languages(texts: list[str], sims: list[float]) -> list[float]:
+    """Shift the cosines of Chinese and of other sentences so both groups peak at the same
+    value: a question scores lower against text in the other language even when that
+    text is the answer."""
+    groups: dict[bool, list[int]] = {}
+    for i, t in enumerate(texts):
+        groups.setdefault(is_chinese(t), []).append(i)
+    if len(groups) < 2:
+        return sims
+    top = max(sims)
+    out = list(sims)
+    for idx in groups.values():
+        shift = top - max(sims[i] for i in idx)
+        for i in idx:
+            out[i] = sims[i] + shift
+    return out
 
 
 def select(cands: list[Candidate], max_sentences: int = MAX_SENTENCES, margin: float = 0.04) -> list[Candidate]:
@@ -101,10 +124,10 @@ def not_found_text(question: str) -> str:
             "The closest passages are listed below for reference.")
 
 
-def _weighted_terms(question: str) -> dict[str, float]:
+def _weighted_terms(terms: list[str]) -> dict[str, float]:
     """Key terms with weights: numbers and longer words count more."""
     out: dict[str, float] = {}
-    for t in content_terms(question):
+    for t in terms:
         w = 3.0 if re.search(r"\d", t) else min(len(t), 4) / 2 if not t.isascii() else 1.0
         out[t] = max(out.get(t, 0.0), w)
     return out

@@ -13,7 +13,7 @@ from ingest.embed import load_embedder
 from ingest.errors import EmbedderUnavailable, IndexMismatch
 
 from . import answer as extractive
-from .normalize import normalize_query
+from .normalize import is_chinese, normalize_query
 from .retrieve import FusionConfig, Retriever
 from .types import Answer, Document, Hit
 
@@ -91,9 +91,10 @@ class Assistant:
         hits = self._hits(scored)
         if not hits:
             return Answer(question, extractive.not_found_text(q), False, "extractive")
-        cands = extractive.candidates(q, hits, self.data.docs, lambda texts: self._sentence_sims(texts, qv))
+        terms = self.retriever.lexical_terms(q, is_chinese(q))
+        cands = extractive.candidates(terms, hits, self.data.docs, lambda texts: self._sentence_sims(texts, qv))
         top_dense = max(s.dense for s in scored[:3])
-        best = cands[0] if cands else None
+        best = max(cands, key=lambda c: c.semantic + 0.15 * c.lexical, default=None)
         if not self._found(top_dense, best):
             return Answer(question, extractive.not_found_text(q), False, "extractive", related=tuple(hits[:3]))
         chosen = extractive.select(cands)

@@ -34,6 +34,9 @@ def _build() -> dict[str, dict[str, float]]:
                 if not content or len(words) > 3:
                     continue
                 score = 1.0 / len(words)          # "patent" -> 专利 beats "patent office"
+                if len(words) > 1:                # whole phrases: "science and technology" -> 科技
+                    slot = rev.setdefault(" ".join(words), {})
+                    slot[zh] = max(slot.get(zh, 0.0), 2.0)
                 for w in content:
                     slot = rev.setdefault(w, {})
                     slot[zh] = max(slot.get(zh, 0.0), score)
@@ -56,18 +59,45 @@ def _lemmas(word: str) -> list[str]:
     return out
 
 
-def chinese_terms(question: str, vocabulary, per_word: int = 3) -> list[str]:
-    """Chinese dictionary terms for the English content words of `question`, limited to
-    terms that occur in `vocabulary` (the BM25 vocabulary of the index)."""
+_NUMBER_WORDS = set("one two three four five six seven eight nine ten first second third".split())
+
+
+def chinese_terms(question: str, doc_freq: dict[str, int], per_word: int = 3) -> list[str]:
+    """Chinese dictionary terms for the English content words and phrases of `question`,
+    limited to terms of the index (`doc_freq`: term -> number of passages holding it).
+    Among equally good senses the one most used in the documents wins (领域 over 田园).
+    A phrase found whole ("five year plan", "science and technology") is used instead of
+    its separate words."""
     rev = reverse_dictionary()
+    words = re.findall(r"[a-z]+", question.lower())
     out: list[str] = []
-    for w in re.findall(r"[a-z]+", question.lower()):
-        if w in _EN_STOP or len(w) < 3:
-            continue
-        senses: dict[str, float] = {}
-        for lemma in _lemmas(w):
-            for zh, s in rev.get(lemma, {}).items():
-                senses[zh] = max(senses.get(zh, 0.0), s)
-        ranked = sorted((z for z in senses if z in vocabulary), key=lambda z: (-senses[z], len(z), z))
-        out.extend(z for z in ranked[:per_word] if z not in out)
+    i = 0
+    while i < len(words):
+        for n in (3, 2, 1):
+            gram = words[i:i + n]
+            if len(gram) < n:
+                continue
+            senses = _senses(rev, gram)
+            if n > 1 and not senses:
+                continue
+            if n == 1 and (gram[0] in _EN_STOP or gram[0] in _NUMBER_WORDS or len(gram[0]) < 3):
+                break
+            ranked = sorted((z for z in senses if z in doc_freq), key=lambda z: (-senses[z], -doc_freq[z], z))
+            out.extend(z for z in ranked[:per_word] if z not in out)
+            i += n - 1
+            break
+        i += 1
     return out
+
+
+def _senses(rev: dict, gram: list[str]) -> dict[str, float]:
+    """Chinese terms for a word (any of its simple lemmas) or a whole phrase."""
+    if len(gram) > 1:
+        heads = [" ".join(gram[:-1] + [lemma]) for lemma in _lemmas(gram[-1])]
+    else:
+        heads = _lemmas(gram[0])
+    senses: dict[str, float] = {}
+    for h in heads:
+        for zh, s in rev.get(h, {}).items():
+            senses[zh] = max(senses.get(zh, 0.0), s)
+    return senses

@@ -25,6 +25,8 @@ class FusionConfig:
     w_bm25_en: float = 0.3       # questions without Chinese characters
     depth: int = 50              # candidates taken from each side
     expand_en: bool = True       # add CC-CEDICT Chinese terms to English questions' BM25 side
+    balance_languages: bool = True   # rank dense hits per document language, then fuse
+    w_other_lang: float = 1.0    # weight of rankings over documents in another language than the query's
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,9 @@ class Retriever:
 
     def __init__(self, data: IndexData, embedder, fusion: FusionConfig = FusionConfig()):
         self.data, self.embedder, self.fusion = data, embedder, fusion
+        langs = {d: (doc.metadata.get("language") or "zh") for d, doc in data.docs.items()}
+        self._lang = [langs.get(c.doc_id, "zh") for c in data.chunks]
+        self._doc_freq: dict[str, int] | None = None
 
     def search(self, query: str, k: int = 10, *, query_vector: np.ndarray | None = None,
                doc_ids: set[str] | None = None) -> list[Scored]:
@@ -50,36 +55,50 @@ class Retriever:
         f = self.fusion
         depth = max(f.depth, 4 * k)
         qv = self.embedder.embed_query(query) if query_vector is None else query_vector
-        dense = self.dense(qv, depth) if f.method in ("rrf", "dense") else {}
         zh = is_chinese(query)
-        lexical = self.bm25(self.lexical_terms(query, zh), depth) if f.method in ("rrf", "bm25") else {}
-        w_bm25 = f.w_bm25_zh if zh else f.w_bm25_en
+        keep = (lambda row: True) if doc_ids is None else (lambda row: self.data.chunks[row].doc_id in doc_ids)
+        rankings: list[tuple[dict[int, float], float]] = []
+        dense: dict[int, float] = {}
+        if f.method in ("rrf", "dense"):
+            dense = {r: s for r, s in self.dense(qv, 4 * depth if doc_ids is None else len(self.data.chunks)).items()
+                     if keep(r)}
+            rankings += self._by_language(dense, "zh" if zh else "en", f.w_dense)
+        lexical: dict[int, float] = {}
+        if f.method in ("rrf", "bm25"):
+            lexical = {r: s for r, s in self.bm25(self.lexical_terms(query, zh), 4 * depth).items() if keep(r)}
+            # One BM25 ranking: split by language it measured worse (benchmarks/retrieval.py).
+            rankings.append((lexical, f.w_bm25_zh if zh else f.w_bm25_en))
         fused: dict[int, float] = {}
-        for ranking, weight in ((dense, f.w_dense), (lexical, w_bm25)):
-            for rank, row in enumerate(sorted(ranking, key=ranking.get, reverse=True)):
+        for ranking, weight in rankings:
+            for rank, row in enumerate(sorted(ranking, key=ranking.get, reverse=True)[:depth]):
                 fused[row] = fused.get(row, 0.0) + weight / (f.rrf_k + rank + 1)
-        if dense and lexical:
-            # Exact dense similarity for BM25-only candidates, used for confidence and answers.
-            missing = [r for r in fused if r not in dense]
-            if missing:
-                sims = self.data.vectors[missing] @ qv
-                dense.update({r: float(s) for r, s in zip(missing, sims)})
         order = sorted(fused, key=lambda r: (-fused[r], r))
         out: list[Scored] = []
         taken: dict[str, list[tuple[int, int]]] = {}
         for row in order:
             c = self.data.chunks[row]
-            if doc_ids is not None and c.doc_id not in doc_ids:
-                continue
             spans = taken.setdefault(c.doc_id, [])
             if any(c.start < e and s < c.end for s, e in spans):
                 continue                      # overlaps a better hit of the same document
             spans.append((c.start, c.end))
-            out.append(Scored(row, fused[row], dense.get(row, float(self.data.vectors[row] @ qv)),
-                              lexical.get(row, 0.0)))
+            # The exact cosine, also for BM25-only candidates: the found decision reads it.
+            cos = dense[row] if row in dense else float(self.data.vectors[row] @ qv)
+            out.append(Scored(row, fused[row], cos, lexical.get(row, 0.0)))
             if len(out) == k:
                 break
         return out
+
+    def _by_language(self, ranking: dict[int, float], query_lang: str, weight: float):
+        """One ranking per document language. Cosines across languages run lower than
+        within one, so a single dense ranking buries Chinese passages under English ones
+        for an English question (and the reverse)."""
+        f = self.fusion
+        if not f.balance_languages:
+            return [(ranking, weight)]
+        groups: dict[str, dict[int, float]] = {}
+        for row, s in ranking.items():
+            groups.setdefault(self._lang[row], {})[row] = s
+        return [(g, weight * (1.0 if lang == query_lang else f.w_other_lang)) for lang, g in groups.items()]
 
     def lexical_terms(self, query: str, zh: bool) -> list[str]:
         """BM25 query terms; English questions also get dictionary translations."""
@@ -87,8 +106,17 @@ class Retriever:
         bm = self.data.bm25()
         if not zh and self.fusion.expand_en and bm is not None:
             from .crosslingual import chinese_terms
-            terms += chinese_terms(query, bm.vocab_dict)
+            terms += chinese_terms(query, self.doc_freq())
         return terms
+
+    def doc_freq(self) -> dict[str, int]:
+        """Term -> number of chunks containing it, read off the BM25 matrix (CSC by term)."""
+        if self._doc_freq is None:
+            bm = self.data.bm25()
+            indptr = bm.scores["indptr"]
+            self._doc_freq = {t: int(indptr[i + 1] - indptr[i]) for t, i in bm.vocab_dict.items()
+                              if i + 1 < len(indptr)}
+        return self._doc_freq
 
     def dense(self, qv: np.ndarray, n: int) -> dict[int, float]:
         from llama_index.core.vector_stores.types import VectorStoreQuery
