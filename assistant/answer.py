@@ -13,6 +13,7 @@ import numpy as np
 
 from ingest.sentences import split_sentences
 
+from .evidence import KeyTerm, coverage
 from .normalize import is_chinese
 from .types import Citation
 
@@ -46,14 +47,13 @@ class Evidence:
     coverage: float        # share of the question's key terms in the best sentence
 
 
-def candidates(terms: list[str], hits, docs, embed_texts, n_hits: int = 4,
+def candidates(terms: list[KeyTerm], hits, docs, embed_texts, n_hits: int = 4,
                max_sentences: int = 8) -> list[Candidate]:
     """Sentences of the first `n_hits` passages, scored against the question.
 
-    `terms` are the question's key terms (for an English question, with their Chinese
+    `terms` are the question's key terms (for an English question with their Chinese
     dictionary translations); `embed_texts` maps sentences to cosines with the question.
     """
-    weights = _weighted_terms(terms)
     raw: list[tuple[str, int, int, str, int]] = []
     for rank, h in enumerate(hits[:n_hits]):
         text = docs[h.doc_id].text
@@ -67,7 +67,7 @@ def candidates(terms: list[str], hits, docs, embed_texts, n_hits: int = 4,
             raw.append((h.doc_id, s, e, sent, rank))
     if not raw:
         return []
-    lex = [_coverage(weights, r[3]) for r in raw]
+    lex = [coverage(terms, r[3])[0] for r in raw]
     # Embed only the most promising sentences (embedding is the slow part): key-term
     # matches first, then the order of the passages.
     order = sorted(range(len(raw)), key=lambda i: (-lex[i], raw[i][4], raw[i][1]))[:max_sentences]
@@ -122,22 +122,3 @@ def not_found_text(question: str) -> str:
         return "已载入的文件中没有找到能回答这个问题的内容。下面列出最接近的段落，仅供参考。"
     return ("The loaded documents do not answer this question. "
             "The closest passages are listed below for reference.")
-
-
-def _weighted_terms(terms: list[str]) -> dict[str, float]:
-    """Key terms with weights: numbers and longer words count more."""
-    out: dict[str, float] = {}
-    for t in terms:
-        w = 3.0 if re.search(r"\d", t) else min(len(t), 4) / 2 if not t.isascii() else 1.0
-        out[t] = max(out.get(t, 0.0), w)
-    return out
-
-
-def _coverage(terms: dict[str, float], sentence: str) -> float:
-    if not terms:
-        return 0.0
-    low = sentence.lower()
-    total = sum(terms.values())
-    return sum(w for t, w in terms.items() if t in low) / total
-
-

@@ -13,6 +13,7 @@ from ingest.embed import load_embedder
 from ingest.errors import EmbedderUnavailable, IndexMismatch
 
 from . import answer as extractive
+from .evidence import coverage, key_terms
 from .normalize import is_chinese, normalize_query
 from .retrieve import FusionConfig, Retriever
 from .types import Answer, Document, Hit
@@ -21,9 +22,8 @@ from .types import Answer, Document, Hit
 @dataclass(frozen=True)
 class Thresholds:
     """The found / not-found decision (calibrated on the dev set; see README)."""
-    min_dense: float = 0.80        # the best passage must be at least this close in meaning ...
-    min_sentence: float = 0.82     # ... and the best sentence score at least this
-    sure_dense: float = 0.86       # above this the passage alone is enough evidence
+    min_semantic: float = 0.80     # cosine of the best sentence with the question
+    min_coverage: float = 0.65     # weighted share of the question's key terms in its passage
 
 
 class Assistant:
@@ -38,6 +38,7 @@ class Assistant:
         self._cache_path = cache_path
         self._cache: EmbeddingCache | None = None
         self._lock = threading.Lock()
+        self.last_evidence: dict = {}   # what the last found decision saw (for calibration)
 
     @classmethod
     def open(cls, index_dir: str | Path, **kw) -> "Assistant":
@@ -91,23 +92,28 @@ class Assistant:
         hits = self._hits(scored)
         if not hits:
             return Answer(question, extractive.not_found_text(q), False, "extractive")
-        terms = self.retriever.lexical_terms(q, is_chinese(q))
+        terms = key_terms(q, is_chinese(q), self.retriever.doc_freq())
         cands = extractive.candidates(terms, hits, self.data.docs, lambda texts: self._sentence_sims(texts, qv))
-        top_dense = max(s.dense for s in scored[:3])
-        best = max(cands, key=lambda c: c.semantic + 0.15 * c.lexical, default=None)
-        if not self._found(top_dense, best):
+        if not self._found(terms, hits, cands):
             return Answer(question, extractive.not_found_text(q), False, "extractive", related=tuple(hits[:3]))
         chosen = extractive.select(cands)
         text, citations = extractive.compose(q, chosen, self._meta_of)
         return Answer(question, text, True, "extractive", tuple(citations))
 
-    def _found(self, top_dense: float, best) -> bool:
-        t = self.thresholds
-        if best is None:
+    def _found(self, terms, hits, cands) -> bool:
+        """Evidence is strong enough: the best sentence is close in meaning, and its passage
+        holds the question's names and numbers and most of its key terms."""
+        if not cands:
             return False
-        if top_dense >= t.sure_dense:
-            return True
-        return top_dense >= t.min_dense and best.score >= t.min_sentence
+        t = self.thresholds
+        best = max(cands, key=lambda c: c.semantic + 0.15 * c.lexical)
+        hit = next(h for h in hits if h.doc_id == best.doc_id and h.start <= best.start < h.end)
+        share, _ = coverage(terms, hit.text)
+        # Names and numbers may stand in the passage's heading path or title ("基于北京的调研").
+        _, names_ok = coverage(terms, "\n".join((hit.text, hit.section, hit.title)))
+        self.last_evidence = {"semantic": round(best.semantic, 4), "coverage": round(share, 3),
+                              "names_ok": names_ok}
+        return names_ok and share >= t.min_coverage and best.semantic >= t.min_semantic
 
     def _sentence_sims(self, texts: list[str], qv: np.ndarray) -> list[float]:
         with self._lock:
