@@ -198,10 +198,12 @@ class EmbeddingCache:
 
 def embed_cached(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None,
                  batch_size: int = 16,
-                 progress: Callable[[int], None] | None = None) -> tuple[np.ndarray, int]:
+                 progress: Callable[[int], None] | None = None,
+                 embedded: list[str] | None = None) -> tuple[np.ndarray, int]:
     """Passage vectors for texts, in order, embedding only what the cache lacks.
 
-    Returns (vectors, number of texts actually embedded). Duplicate texts are
+    Returns (vectors, number of texts actually embedded); `embedded`, when given, is
+    extended with those texts (for token counts). Duplicate texts are
     embedded once. Each batch is stored as soon as it is embedded, so an ingest
     interrupted half way keeps half its work. progress(k) counts input texts
     (cache hits at once, then per batch), so it sums to len(texts).
@@ -230,6 +232,8 @@ def embed_cached(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache
         if i not in hits:
             todo.setdefault(text, []).append(i)
     misses = list(todo)
+    if embedded is not None:
+        embedded.extend(misses)
 
     result = np.empty((len(texts), dim), dtype=np.float32)
     for i, vec in hits.items():

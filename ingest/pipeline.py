@@ -104,6 +104,8 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
 
 def remove(index_dir: str | Path, doc_ids: list[str]) -> list[str]:
     """Remove documents by id; returns the ids that were there. Unknown ids raise KeyError."""
+    if not store.exists(index_dir):
+        store.load(index_dir)          # raises IndexNotFound with advice, creates nothing
     with store.writer_lock(index_dir):
         old = store.load(index_dir)
         missing = [d for d in doc_ids if d not in old.docs]
@@ -276,11 +278,11 @@ def _embed(new: _Assembled, pending: list[int], emb: Embedder, old: store.IndexD
     texts = [new.chunks[i].text for i in todo]
     with EmbeddingCache(cache_path or default_cache_path()) as cache, \
             tqdm(total=len(texts), desc="embedding", unit="chunk", file=sys.stderr, disable=not progress) as bar:
-        vectors, n_embedded = embed_cached(emb, texts, cache, progress=bar.update)
+        embedded: list[str] = []
+        vectors, n_embedded = embed_cached(emb, texts, cache, progress=bar.update, embedded=embedded)
     new.vectors[todo] = vectors
     summary.chunks_embedded = n_embedded
-    if n_embedded:
-        summary.tokens_embedded = emb.count_tokens(texts) if n_embedded == len(texts) else 0
+    summary.tokens_embedded = emb.count_tokens(embedded) if embedded else 0
 
 
 def _content_hash(path: Path, max_bytes: int) -> str:

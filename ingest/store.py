@@ -67,7 +67,12 @@ class IndexData:
     def vector_store(self):
         """The llama-index FaissVectorStore over this generation's vectors."""
         if self._vector_store is None:
-            self._vector_store = _faiss_store(self.vectors, self.dim)
+            saved = self.path / "vectors.faiss" if self.path is not None else None
+            if saved is not None and saved.is_file():
+                from llama_index.vector_stores.faiss import FaissVectorStore
+                self._vector_store = FaissVectorStore.from_persist_path(str(saved))
+            else:
+                self._vector_store = _faiss_store(self.vectors, self.dim)
         return self._vector_store
 
     def bm25(self):
@@ -89,8 +94,11 @@ def exists(index_dir: str | Path) -> bool:
     return (Path(index_dir) / CURRENT / "manifest.json").is_file()
 
 
-def load(index_dir: str | Path) -> IndexData:
-    """Load the current generation; IndexNotFound / IndexMismatch with advice on trouble."""
+def load(index_dir: str | Path, *, eager: bool = False) -> IndexData:
+    """Load the current generation; IndexNotFound / IndexMismatch with advice on trouble.
+
+    `eager` also reads FAISS and BM25 now, so a long-lived reader never touches the
+    folder again (a later ingest may prune it)."""
     root = Path(index_dir)
     gen = root / CURRENT
     if not (gen / "manifest.json").is_file():
@@ -121,13 +129,18 @@ def load(index_dir: str | Path) -> IndexData:
             f"index at {gen} is inconsistent: {vectors.shape[0]} vectors of dimension "
             f"{vectors.shape[1] if vectors.ndim == 2 else '?'} for {len(chunks)} chunks of dimension {dim}; "
             "rebuild with --rebuild")
-    return IndexData(manifest, chunks, docs, vectors, path=gen)
+    data = IndexData(manifest, chunks, docs, vectors, path=gen)
+    if eager:
+        data.vector_store()
+        data.bm25()
+    return data
 
 
 def save(index_dir: str | Path, data: IndexData) -> Path:
     """Write `data` as a new generation and make it current (atomically)."""
     root = Path(index_dir)
     root.mkdir(parents=True, exist_ok=True)
+    previous = (root / CURRENT).resolve().name if (root / CURRENT).is_symlink() else None
     gen = root / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = root / (".tmp-" + gen.name)
     tmp.mkdir()
@@ -141,7 +154,7 @@ def save(index_dir: str | Path, data: IndexData) -> Path:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _prune(root, keep={gen.name})
+    _prune(root, keep={gen.name, previous})
     data.path = gen
     return gen
 
@@ -203,13 +216,12 @@ def writer_lock(index_dir: str | Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _prune(root: Path, keep: set[str]) -> None:
-    """Remove old generations and leftovers of interrupted writes, keeping one previous
-    generation for readers that resolved CURRENT just before the swap."""
-    gens = sorted((p for p in root.glob("gen-*") if p.is_dir()), key=lambda p: p.stat().st_mtime)
-    old = [p for p in gens if p.name not in keep]
-    for p in old[:-1]:
-        shutil.rmtree(p, ignore_errors=True)
+def _prune(root: Path, keep: set[str | None]) -> None:
+    """Remove generations other than the new and the previous one (kept for readers that
+    resolved CURRENT just before the swap), and leftovers of interrupted writes."""
+    for p in root.glob("gen-*"):
+        if p.is_dir() and p.name not in keep:
+            shutil.rmtree(p, ignore_errors=True)
     for p in root.glob(".tmp-gen-*"):
         if time.time() - p.stat().st_mtime > 3600:   # an interrupted write, long dead
             shutil.rmtree(p, ignore_errors=True)
