@@ -43,7 +43,7 @@ class Assistant:
     @classmethod
     def open(cls, index_dir: str | Path, **kw) -> "Assistant":
         """Load an index and the embedder its manifest names (IndexNotFound / IndexMismatch)."""
-        data = store.load(index_dir)
+        data = store.load(index_dir, eager=True)
         info = data.manifest["embedder"]
         try:
             embedder = load_embedder(info)
