@@ -96,23 +96,32 @@ def _level_languages(texts: list[str], sims: list[float]) -> list[float]:
 
 
 def select(cands: list[Candidate], max_sentences: int = MAX_SENTENCES, margin: float = 0.04) -> list[Candidate]:
-    """The best sentence plus those nearly as good, in document order."""
+    """The best sentence plus those nearly as good and sharing as many key terms, in
+    document order."""
     if not cands:
         return []
-    best = cands[0].score
-    chosen = [c for c in cands if c.score >= best - margin][:max_sentences]
-    return sorted(chosen, key=lambda c: (c.hit_rank, c.doc_id, c.start))
+    best = cands[0]
+    chosen = [c for c in cands
+              if c is best or (c.score >= best.score - margin and c.lexical >= 0.6 * best.lexical)]
+    return sorted(chosen[:max_sentences], key=lambda c: (c.hit_rank, c.doc_id, c.start))
 
 
-def compose(question: str, chosen: list[Candidate], meta_of) -> tuple[str, list[Citation]]:
-    """Answer text with `[n]` after each quoted sentence, and the citations."""
+def compose(question: str, chosen: list[Candidate], meta_of, glosses: bool = True) -> tuple[str, list[Citation]]:
+    """Answer text with `[n]` after each quoted sentence, and the citations.
+
+    For an English question, glossary terms in quoted Chinese sentences get their English
+    rendering in brackets, so the answer reads without Chinese; citations stay exact."""
     zh = is_chinese(question)
     lead = "根据已载入的文件：" if zh else "From the loaded documents (quoted in the original language):"
     citations, parts = [], []
     for n, c in enumerate(chosen, 1):
         title, section, page = meta_of(c)
         citations.append(Citation(n, c.doc_id, title, section, c.text, c.start, c.end, page, round(c.score, 4)))
-        parts.append(f"{_FOOTNOTE.sub('', c.text)}[{n}]")
+        quote = _FOOTNOTE.sub("", c.text)
+        if glosses and not zh and is_chinese(quote):
+            from .glossary_use import gloss
+            quote = gloss(quote)
+        parts.append(f"{quote}[{n}]")
     body = "".join(parts) if zh else " ".join(parts)
     return f"{lead}\n{body}", citations
 

@@ -12,7 +12,9 @@ import numpy as np
 
 from ingest.store import IndexData
 
-from .normalize import content_terms, is_chinese
+from .normalize import _EN_STOP, _ZH_STOP, content_terms, is_chinese
+
+_STOP = _EN_STOP | _ZH_STOP
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class FusionConfig:
     w_bm25_en: float = 0.3       # questions without Chinese characters
     depth: int = 50              # candidates taken from each side
     expand_en: bool = True       # add CC-CEDICT Chinese terms to English questions' BM25 side
+    expand_glossary: bool = True # add the glossary's forms in the other language to BM25
     balance_languages: bool = True   # rank dense hits per document language, then fuse
     w_other_lang: float = 1.0    # weight of rankings over documents in another language than the query's
 
@@ -104,10 +107,28 @@ class Retriever:
         """BM25 query terms; English questions also get dictionary translations."""
         terms = content_terms(query)
         bm = self.data.bm25()
-        if not zh and self.fusion.expand_en and bm is not None:
+        if bm is None:
+            return terms
+        if self.fusion.expand_glossary:
+            terms += self._glossary_terms(query, zh)
+        if not zh and self.fusion.expand_en:
             from .crosslingual import chinese_terms
             terms += chinese_terms(query, self.doc_freq())
-        return terms
+        return list(dict.fromkeys(terms))
+
+    def _glossary_terms(self, query: str, zh: bool) -> list[str]:
+        """BM25 tokens of the other-language forms of the glossary terms in the query."""
+        from ingest.tokenize import tokenize_for_index
+
+        from .glossary_use import entries_in_chinese, entries_in_english
+        if zh:
+            entries = [e for _, _, e in entries_in_chinese(query)]
+            forms = [f for e in entries for f in (e.en, *e.en_variants)]
+        else:
+            entries = entries_in_english(query)
+            forms = [f for e in entries for f in (e.zh, *e.zh_variants)]
+        known = self.doc_freq()
+        return [t for f in forms for t in tokenize_for_index(f) if t in known and t not in _STOP]
 
     def doc_freq(self) -> dict[str, int]:
         """Term -> number of chunks containing it, read off the BM25 matrix (CSC by term)."""
