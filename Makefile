@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test test-fast install bench clean
+.PHONY: run test test-fast install bench browser-deps clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,12 +24,20 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# Brings the index up to date with corpus/ (fast when nothing changed; exit 3 = some
+# files skipped, which is reported and not fatal), then serves the app and prints its URL.
 run: $(STAMP)
-	$(BIN)/policyqa ingest corpus
-	@echo
-	@echo 'Index ready. Try:'
-	@echo '  $(BIN)/policyqa search 专利授权量'
-	@echo '  $(BIN)/policyqa ask "2022年北京专利授权量是多少？"'
+	$(BIN)/policyqa ingest corpus --quiet || [ $$? -eq 3 ]
+	$(BIN)/python ui.py
+
+# Debian's Chromium and a Chinese font for the browser tests (playwright itself is a
+# test extra; `playwright install` is never used: no browser is downloaded).
+browser-deps:
+	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi wenquanyi; then \
+		echo "browser-deps: /usr/bin/chromium and fonts-wqy-zenhei present"; \
+	else \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-zenhei; \
+	fi
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

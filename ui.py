@@ -1,8 +1,310 @@
-"""Gradio app (issue 4). Until it lands, this entry point says how to use the CLI."""
+"""The Gradio app: 问答 Chat, 检索 Search, 文库 Library. Widgets and wiring only; the work
+is done by `assistant.app_service.AppService` and the HTML by `assistant.render`.
+
+    python ui.py [--host 127.0.0.1] [--port 7860] [--index DIR]     (= policyqa serve)
+"""
+from __future__ import annotations
+
+import html
+import logging
+import os
 import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+# Before gradio is imported: no analytics, no version check, nothing leaves the machine.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import gradio as gr  # noqa: E402
+
+from assistant import render  # noqa: E402
+from assistant.app_service import AppService  # noqa: E402
+from ingest.errors import BadQuery, IndexBusy, IndexMismatch, IndexNotFound, PolicyQAError  # noqa: E402
+
+log = logging.getLogger("policyqa.ui")
+STEP_SECONDS = 0.04          # pause between streamed sentences, so the answer visibly grows
+CONCURRENCY = 8              # events of one kind running at once (questions from many sessions)
+
+EXAMPLES = [
+    "2022年北京全年专利授权量是多少？",
+    "“三城一区”中中关村科学城发挥什么作用？",
+    "How many patents were granted in Beijing in 2022?",
+    "What four core functions were defined for Beijing in February 2014?",
+]
+
+# Clicks on links inside answers and results. The chat's sanitiser keeps only href, so a
+# "view in document" request travels in the fragment: #view/<doc_id>/<start>/<end>.
+HEAD = """<script>
+(function () {
+  document.addEventListener('click', function (ev) {
+    var a = ev.target && ev.target.closest ? ev.target.closest('a.pq-cite, a.pq-view') : null;
+    if (!a) return;
+    var href = a.getAttribute('href') || '';
+    if (a.classList.contains('pq-cite')) {
+      var card = document.getElementById(href.slice(1));
+      if (!card) return;
+      ev.preventDefault();
+      card.scrollIntoView({behavior: 'smooth', block: 'nearest'});
+      card.classList.remove('pq-flash'); void card.offsetWidth; card.classList.add('pq-flash');
+      setTimeout(function () { card.classList.remove('pq-flash'); }, 2500);
+      return;
+    }
+    if (href.indexOf('#view/') !== 0) return;
+    ev.preventDefault();
+    window.__pqView = href;
+    var btn = document.getElementById('pq-view-btn');
+    if (btn) btn.click();
+  }, true);
+})();
+</script>"""
+
+SCROLL_TO_MARK = """() => {
+  var tries = 0;
+  (function go() {
+    var m = document.getElementById('pq-mark');
+    if (m && m.offsetParent !== null) { m.scrollIntoView({block: 'center'}); return; }
+    if (++tries < 40) setTimeout(go, 50);
+  })();
+}"""
+
+
+# -- errors -------------------------------------------------------------------------------
+def describe(e: BaseException) -> str:
+    """A readable, bilingual message for any error: what happened and what to do next."""
+    if isinstance(e, IndexNotFound):
+        return ("还没有可用的索引：请在「文库 Library」页上传文件，或在命令行运行 make run。"
+                f" No index yet: upload documents in the Library tab, or run `make run`. ({e})")
+    if isinstance(e, IndexMismatch):
+        return f"索引需要重建（policyqa ingest --rebuild）。 The index must be rebuilt: {e}"
+    if isinstance(e, IndexBusy):
+        return "另一个导入正在进行，请等它完成后再试。 Another ingest is running; try again when it has finished."
+    if isinstance(e, BadQuery):
+        return f"请输入一个问题或几个关键词。 Please type a question or a few words ({e})."
+    if isinstance(e, PolicyQAError):
+        return str(e)
+    if isinstance(e, KeyError):
+        return ("这个文件已不在文库中（可能刚被删除）。"
+                f" This document is no longer in the library ({e.args[0] if e.args else e}).")
+    log.error("unexpected error in a handler", exc_info=e)
+    return (f"处理时出现意外错误，应用仍在运行，可以继续使用。 Unexpected error ({type(e).__name__}: {e}); "
+            "the app is still running.")
+
+
+def _fail(e: BaseException) -> gr.Error:
+    # gr.Error renders its message as HTML: escape it.
+    return gr.Error(html.escape(describe(e)), title="出错了 Error", print_exception=False)
+
+
+# -- handlers (the functions behind the widgets; tests call them directly) -----------------
+def chat_reply(svc: AppService, message: str, history: list | None):
+    """Answer one message on its own (the history is only shown, never used), streaming it."""
+    history = list(history or [])
+    q = (message or "").strip()
+    if not q:
+        yield history, ""
+        return
+    user = {"role": "user", "content": render.user_html(q)}
+    yield history + [user, {"role": "assistant", "content": render.pending_html()}], ""
+    try:
+        got = svc.ask(q)
+    except Exception as e:          # noqa: BLE001 - every failure becomes a message in the chat
+        yield history + [user, {"role": "assistant", "content": render.error_html(describe(e))}], ""
+        return
+    ans, msg_id = got.answer, uuid.uuid4().hex[:8]
+    steps = render.stream_steps(ans.text)
+    for prefix in steps[:-1]:
+        yield history + [user, {"role": "assistant",
+                                "content": render.streaming_html(prefix, msg_id, len(ans.citations))}], ""
+        time.sleep(STEP_SECONDS)
+    yield history + [user, {"role": "assistant", "content": render.answer_html(ans, msg_id, got.texts)}], ""
+
+
+def pick_example(evt: gr.SelectData) -> str:
+    v = evt.value
+    return v.get("text", "") if isinstance(v, dict) else str(v or "")
+
+
+def run_search(svc: AppService, query: str, doc_ids: list[str] | None, k: float) -> str:
+    if not (query or "").strip():
+        return render.message_html("请输入要查找的词语或问题。 Type words or a question to search for.")
+    try:
+        found = svc.search(query, k=int(k or 10), doc_ids=doc_ids or None)
+    except Exception as e:          # noqa: BLE001
+        return render.message_html(describe(e), "error")
+    return render.hits_html(query.strip(), found.hits, found.terms, filtered=bool(doc_ids))
+
+
+def view_document(svc: AppService, request: str):
+    """Open the document panel at a cited span (request: '#view/<doc_id>/<start>/<end>')."""
+    parsed = render.parse_view_request(request)
+    if parsed is None:
+        raise gr.Error("无法打开这个链接。 This link cannot be opened.", title="出错了 Error",
+                       print_exception=False)
+    doc_id, start, end = parsed
+    try:
+        doc = svc.document(doc_id)
+    except Exception as e:          # noqa: BLE001
+        raise _fail(e) from None
+    return gr.Sidebar(open=True), render.document_html(doc, start, end)
+
+
+def library_state(svc: AppService):
+    """The library table and the document choices of the remove and filter boxes."""
+    try:
+        docs = svc.documents()
+    except Exception as e:          # noqa: BLE001 - e.g. an index that must be rebuilt
+        return render.message_html(describe(e), "error"), gr.Dropdown(choices=[]), gr.Dropdown(choices=[])
+    choices = [(f'{d.get("title") or d["doc_id"]}（{d["doc_id"]}）', d["doc_id"]) for d in docs]
+    return (render.library_html(docs), gr.Dropdown(choices=choices, value=[], multiselect=True),
+            gr.Dropdown(choices=choices, value=[], multiselect=True))
+
+
+def upload_files(svc: AppService, files, progress=None):
+    """Save, check and ingest uploaded files; then they are searchable at once."""
+    def step(fraction: float, text: str):
+        if progress is not None:
+            progress(fraction, desc=text)
+    try:
+        res = svc.ingest_uploads(files or [], on_progress=step, bars=progress is not None)
+    except Exception as e:          # noqa: BLE001
+        raise _fail(e) from None
+    lines = []
+    if res.ingested:
+        lines.append(f"已导入 {len(res.ingested)} 个文件，现在可以提问和检索。"
+                     f" Ingested {len(res.ingested)} file(s), searchable now: " + ", ".join(res.ingested))
+    if res.unchanged:
+        lines.append("已在文库中，未重复导入 · already in the library: " + ", ".join(res.unchanged))
+    for name, reason in res.rejected:
+        lines.append(f"未导入 Not ingested — {name}: {reason}")
+    kind = "ok" if res.ingested and not res.rejected else ("warn" if res.ingested or res.unchanged else "error")
+    return (render.message_html("\n".join(lines), kind), *library_state(svc), None)
+
+
+def remove_documents(svc: AppService, doc_ids: list[str] | None):
+    try:
+        removed = svc.remove(list(doc_ids or []))
+    except Exception as e:          # noqa: BLE001
+        raise _fail(e) from None
+    return (render.message_html(f"已删除 Removed: {', '.join(removed)}", "ok"), *library_state(svc))
+
+
+# -- the page ----------------------------------------------------------------------------------
+def build(svc: AppService) -> gr.Blocks:
+    exts = list(svc.limits.extensions)
+    # delete_cache: uploads wait in gradio's temp folder only until they are copied and ingested
+    with gr.Blocks(title="政策文件问答 PolicyQA", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
+        gr.HTML('<div class="pq-header"><h1>政策文件问答 PolicyQA</h1>'
+                '<p>每个回答都附原文出处，可逐句核对。 Every answer quotes and cites the exact source sentence.</p></div>')
+        with gr.Sidebar(open=False, position="right", width="46%", elem_id="pq-sidebar") as sidebar:
+            gr.Markdown("### 原文 Document")
+            doc_view = gr.HTML('<div class="pq-empty">点击“查看原文”在这里打开文件。'
+                               ' Click “View in document” to open a document here.</div>', elem_id="pq-doc-view")
+        with gr.Tabs():
+            with gr.Tab("问答 Chat", id="chat"):
+                chatbot = gr.Chatbot(
+                    elem_id="pq-chat", height=560, layout="panel", latex_delimiters=[], show_label=False,
+                    buttons=["copy"], feedback_options=None,
+                    placeholder="**向文件提问，回答会注明出处。** Ask the documents; answers cite their sources.",
+                    examples=[{"text": q} for q in EXAMPLES])
+                with gr.Row():
+                    msg = gr.Textbox(placeholder="输入问题，按回车发送 · Type a question and press Enter",
+                                     show_label=False, scale=8, elem_id="pq-question", max_lines=4)
+                    send = gr.Button("发送 Send", variant="primary", scale=1, min_width=100)
+                clear = gr.Button("清空对话 Clear chat", size="sm", variant="secondary")
+            with gr.Tab("检索 Search", id="search") as search_tab:
+                with gr.Row():
+                    query = gr.Textbox(label="查找原文段落 Find source passages", scale=5, elem_id="pq-query",
+                                       placeholder="词语或问题，如：专利授权量 · words or a question, e.g. patents")
+                    search_btn = gr.Button("检索 Search", variant="primary", scale=1, min_width=100,
+                                           elem_id="pq-search-btn")
+                with gr.Row():
+                    doc_filter = gr.Dropdown(label="限定文件（不选则检索全部） Only these documents (empty: all)",
+                                             choices=[], multiselect=True, scale=4, elem_id="pq-filter")
+                    k = gr.Slider(1, 30, value=10, step=1, label="结果数量 Results", scale=2, elem_id="pq-k")
+                results = gr.HTML(elem_id="pq-results")
+            with gr.Tab("文库 Library", id="library") as library_tab:
+                library = gr.HTML(elem_id="pq-library")
+                gr.Markdown(f"#### 上传文件 Upload documents\n支持 {' '.join(exts)}；单个文件不超过 "
+                            f"{svc.limits.max_mb:g} MB，每次最多 {svc.limits.max_files} 个。 "
+                            f"Up to {svc.limits.max_files} files of at most {svc.limits.max_mb:g} MB each.")
+                files = gr.File(label="拖放文件到这里，或点击选择 Drop files here or click to choose",
+                                file_count="multiple", file_types=exts, type="filepath", elem_id="pq-upload")
+                ingest_btn = gr.Button("导入 Ingest", variant="primary", elem_id="pq-ingest")
+                status = gr.HTML(elem_id="pq-status", min_height=56)
+                gr.Markdown("#### 删除文件 Remove documents")
+                with gr.Row():
+                    to_remove = gr.Dropdown(label="选择要删除的文件 Documents to remove", choices=[],
+                                            multiselect=True, scale=4, elem_id="pq-remove-choice")
+                    remove_btn = gr.Button("删除 Remove", variant="stop", scale=1, min_width=100,
+                                           elem_id="pq-remove")
+        view_req = gr.Textbox(visible="hidden", elem_id="pq-view-req")
+        view_btn = gr.Button("view", visible="hidden", elem_id="pq-view-btn")
+
+        def _chat(message, history):
+            yield from chat_reply(svc, message, history)
+
+        def _upload(paths, progress=gr.Progress(track_tqdm=True)):
+            return upload_files(svc, paths, progress)
+
+        lib_outputs = [library, to_remove, doc_filter]
+        msg.submit(_chat, [msg, chatbot], [chatbot, msg])
+        send.click(_chat, [msg, chatbot], [chatbot, msg])
+        chatbot.example_select(pick_example, None, msg).then(_chat, [msg, chatbot], [chatbot, msg])
+        clear.click(lambda: ([], ""), None, [chatbot, msg], queue=False)
+        for trigger in (query.submit, search_btn.click):
+            trigger(lambda q, d, n: run_search(svc, q, d, n), [query, doc_filter, k], results)
+        view_btn.click(lambda r: view_document(svc, r), view_req, [sidebar, doc_view],
+                       js="(x) => window.__pqView || x", show_progress_on=[doc_view]).then(None, js=SCROLL_TO_MARK)
+        # Progress and error badges on the status line only, not over the table and boxes.
+        ingest_btn.click(_upload, files, [status, *lib_outputs, files], concurrency_id="library-write",
+                         concurrency_limit=1, show_progress_on=[status])
+        remove_btn.click(lambda ids: remove_documents(svc, ids), to_remove, [status, *lib_outputs],
+                         concurrency_id="library-write", concurrency_limit=1, show_progress_on=[status])
+        for tab in (search_tab, library_tab):
+            tab.select(lambda: library_state(svc), None, lib_outputs)
+        demo.load(lambda: library_state(svc), None, lib_outputs)
+    return demo
+
+
+THEME = gr.themes.Default(
+    primary_hue="blue", neutral_hue="slate",
+    # Local and system fonts only: nothing is fetched from the internet. Not the bundled IBM
+    # Plex SemiBold (a subset missing Latin letters), and no Linux CJK font by name: reached
+    # through the generic family, fontconfig also gives it a bold face.
+    font=[gr.themes.LocalFont("IBM Plex Sans", weights=(400, 700)), "PingFang SC", "Hiragino Sans GB",
+          "Microsoft YaHei", "Noto Sans CJK SC", "sans-serif"])
+
+
+def launch(index_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 7860, *,
+           block: bool = True):
+    """Serve the app on host:port over the index at `index_dir` (default: settings)."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("policyqa.ui", "assistant.app_service"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    svc = AppService.from_env(index_dir)
+    demo = build(svc)
+    demo.queue(default_concurrency_limit=CONCURRENCY)
+    _, url, _ = demo.launch(
+        server_name=host, server_port=int(port), theme=THEME, css=render.CSS, head=HEAD,
+        max_file_size=svc.limits.max_bytes, show_error=False, quiet=True, ssr_mode=False, pwa=False,
+        mcp_server=False, footer_links=["api", "settings"], prevent_thread_lock=True,
+        allowed_paths=[], app_kwargs={"docs_url": None, "redoc_url": None})
+    print(f"policyqa: serving {svc.index_dir} at {url}  (Ctrl-C to stop)", flush=True)
+    # After the server is up, so the page answers first; a question meanwhile waits for it.
+    threading.Thread(target=svc.warm_up, name="warm-up", daemon=True).start()
+    if block:
+        try:
+            demo.block_thread()
+        except KeyboardInterrupt:
+            pass
+    return demo
+
 
 if __name__ == "__main__":
-    print("The web app is not built yet. Use the command line:\n"
-          "  .venv/bin/policyqa ask \"2022年北京全年专利授权量是多少？\"\n"
-          "  .venv/bin/policyqa search 专利授权量", file=sys.stderr)
-    sys.exit(2)
+    sys.modules.setdefault("ui", sys.modules["__main__"])     # `policyqa serve` imports ui: not twice
+    from assistant.cli import main
+    sys.exit(main(["serve", *sys.argv[1:]]))

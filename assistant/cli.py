@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("file", metavar="FILE.jsonl")
     sp.add_argument("-k", type=int, default=5, help="k for the headline Recall@k (default 5)")
     sp.add_argument("--json", action="store_true")
+
+    sp = cmd("lookup", "how a policy term is said in the other language, and where it occurs")
+    sp.add_argument("term")
+    sp.add_argument("--json", action="store_true")
+
+    sp = cmd("serve", "start the web app (chat, search, library)")
+    sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    sp.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     return p
 
 
@@ -71,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("policyqa: interrupted; the index is unchanged", file=sys.stderr)
         return 130
+    except BrokenPipeError:          # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def _ingest(args, settings, index_dir: Path) -> int:
@@ -180,7 +191,61 @@ def _eval(args, settings, index_dir: Path) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"ingest": _ingest, "remove": _remove, "search": _search, "ask": _ask, "eval": _eval}
+def _lookup(args, settings, index_dir: Path) -> int:
+    res = _open(index_dir).lookup(args.term)
+    if args.json:
+        print(json.dumps(res.to_dict(), ensure_ascii=False))
+        return EXIT_OK
+    d = res.to_dict()
+    if d["entries"]:
+        print("Glossary:")
+        for e in d["entries"][:8]:
+            print(f"  {e['zh']} — {e['en']}   [{e['source']}]")
+            alts = [*e.get("zh_variants", []), *e.get("en_variants", [])]
+            if alts:
+                print(f"      also: {'; '.join(alts)}")
+    else:
+        print("Glossary: no entry")
+    if d["dictionary"] and not res.glossary_found:
+        print("General dictionary (CC-CEDICT; not a policy rendering):")
+        for sense in d["dictionary"][:5]:
+            print("  " + _sense_line(sense))
+    conc = d["concordance"]
+    print(f"Occurrences of {' / '.join(conc['forms'])}: {conc['total']} in {len(conc['documents'])} documents")
+    for doc in conc["documents"][:10]:
+        print(f"  {doc['count']:4d}  {doc.get('title') or doc['doc_id']}")
+    for p in conc["passages"][:5]:
+        t = p["text"]
+        a, b = p["match_start"], p["match_end"]
+        print(f"  - {p['title']}" + (f" — {p['section']}" if p["section"] else ""))
+        snippet = f"…{t[max(0, a - 40):a]}【{t[a:b]}】{t[b:b + 40]}…".replace("\n", " ")
+        print(f"    {snippet}")
+    return EXIT_OK
+
+
+def _sense_line(sense: dict) -> str:
+    head = sense.get("headword") or sense.get("zh") or ""
+    defs = sense.get("definitions") or sense.get("en") or []
+    return f"{head}: {'; '.join(defs) if isinstance(defs, list) else defs}"
+
+
+def _serve(args, settings, index_dir: Path) -> int:
+    # ui.py lives beside the packages, not in one; gradio takes seconds to import, so only here.
+    root = str(Path(__file__).resolve().parents[1])
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from ui import launch
+    try:
+        launch(index_dir, host=args.host, port=args.port)
+    except OSError as e:           # the port is taken, or the address is not this machine's
+        print(f"policyqa: cannot serve on {args.host}:{args.port}: {str(e).splitlines()[0]} "
+              "(choose another with --port)", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+_COMMANDS = {"ingest": _ingest, "remove": _remove, "search": _search, "ask": _ask, "eval": _eval,
+             "lookup": _lookup, "serve": _serve}
 
 
 if __name__ == "__main__":

@@ -32,3 +32,7 @@ class EmbedderUnavailable(PolicyQAError):
 
 class BadQuery(PolicyQAError):
     """The question or query cannot be answered as given (empty, only punctuation, ...)."""
+
+
+class UploadRejected(PolicyQAError):
+    """Uploaded files cannot be taken (too many, too large, wrong type, bad name)."""

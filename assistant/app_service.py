@@ -1,0 +1,338 @@
+"""What the web app does, without the web: holds the current `Assistant`, answers and
+searches with it, takes uploads into a data folder, ingests and removes documents.
+
+Readers never wait for writers: a question takes the `Assistant` that is current when it
+starts and keeps it to the end. After an ingest or a removal (or when another process
+such as `policyqa ingest` has swapped the index) a new `Assistant` is opened and warmed
+up beside the old one; only the swap of the reference is locked.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+from ingest.errors import IndexNotFound, PolicyQAError, UploadRejected
+from ingest.settings import Settings
+
+from .types import Answer, Document, Hit
+
+log = logging.getLogger(__name__)
+
+UPLOAD_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+_MAX_NAME_BYTES = 180            # well under the 255-byte limit of common file systems
+_BAD_NAME_CHARS = re.compile(r'[<>:"|?*\\/]')
+
+
+@dataclass(frozen=True)
+class UploadLimits:
+    max_mb: float = 20.0
+    max_files: int = 10
+    extensions: tuple[str, ...] = UPLOAD_EXTENSIONS
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 2**20)
+
+    @classmethod
+    def from_env(cls, env: dict | None = None) -> "UploadLimits":
+        env = os.environ if env is None else env
+        return cls(max_mb=float(env.get("POLICYQA_UPLOAD_MAX_MB") or 20),
+                   max_files=int(env.get("POLICYQA_UPLOAD_MAX_FILES") or 10))
+
+
+@dataclass(frozen=True)
+class Answered:
+    """An answer plus the texts of the documents it cites or lists, from the same index
+    generation as the answer (so the citation offsets fit them)."""
+    answer: Answer
+    texts: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Found:
+    """Search hits and the query terms to highlight in them."""
+    hits: list[Hit]
+    terms: list[str]
+
+
+@dataclass
+class UploadResult:
+    """What happened to an upload: files ingested, rejected before ingest, skipped by it."""
+    ingested: list[str] = field(default_factory=list)      # saved file names
+    unchanged: list[str] = field(default_factory=list)     # identical to a file already there
+    rejected: list[tuple[str, str]] = field(default_factory=list)   # (name, reason)
+    summary: object = None                                  # ingest.IngestSummary
+
+
+def safe_filename(name: str) -> str:
+    """A file name that is only a name: the last path component, no control or
+    path characters, no leading dots, at most 180 bytes; Unicode (Chinese) kept."""
+    name = unicodedata.normalize("NFC", str(name or ""))
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")   # controls, NUL, bidi
+    name = _BAD_NAME_CHARS.sub("_", name).strip().lstrip(".").strip()
+    name = re.sub(r"\s+", " ", name)
+    if not name or name in (".", ".."):
+        name = "upload"
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem, ext = name, ""
+    ext = ("." + ext) if ext else ""
+    while len((stem + ext).encode("utf-8")) > _MAX_NAME_BYTES and stem:
+        stem = stem[:-1]
+    if len(ext.encode("utf-8")) > _MAX_NAME_BYTES:
+        ext = ""
+    return (stem or "upload") + ext
+
+
+class AppService:
+    """The web app's one entry into the library. Thread-safe."""
+
+    def __init__(self, index_dir: str | Path, *, settings: Settings | None = None,
+                 limits: UploadLimits | None = None, upload_dir: str | Path | None = None):
+        self.settings = settings or Settings()
+        self.index_dir = Path(index_dir)
+        self.upload_dir = Path(upload_dir) if upload_dir else self.index_dir.parent / "uploads"
+        self.limits = limits or UploadLimits()
+        self._assistant = None
+        self._swap_lock = threading.Lock()           # guards opening and swapping only
+        self._write_lock = threading.Lock()          # one ingest/remove from this app at a time
+        self._failed_target: str | None = None
+
+    @classmethod
+    def from_env(cls, index_dir: str | Path | None = None) -> "AppService":
+        settings = Settings.from_env()
+        return cls(index_dir or settings.index_dir, settings=settings, limits=UploadLimits.from_env())
+
+    @property
+    def cache_path(self) -> Path | None:
+        return self.settings.cache_dir / "embeddings.sqlite" if self.settings.cache_dir else None
+
+    # -- the current assistant -----------------------------------------------------
+    def assistant(self):
+        """The current `Assistant` (IndexNotFound / IndexMismatch when there is none)."""
+        a = self._assistant
+        if a is None:
+            with self._swap_lock:
+                if self._assistant is None:
+                    self._assistant = self._open()
+                return self._assistant
+        if self._stale(a) and self._swap_lock.acquire(blocking=False):
+            # Another process swapped the index: one request reloads, the others go on with `a`.
+            try:
+                if self._assistant is a:
+                    self._reload_locked()
+            finally:
+                self._swap_lock.release()
+        return self._assistant
+
+    def reload(self) -> None:
+        """Open the index as it is now and make it current; the old one serves until then."""
+        new = self._open()
+        with self._swap_lock:
+            self._assistant = new
+            self._failed_target = None
+
+    def warm_up(self) -> None:
+        """Load the lazily built parts (BM25, FAISS, jieba, dictionaries) before the first user."""
+        try:
+            self.assistant()
+        except PolicyQAError as e:
+            log.info("no index to warm up: %s", e)
+
+    def _open(self):
+        from .core import Assistant
+        a = Assistant.open(self.index_dir, cache_path=self.cache_path)
+        for q in ("北京科技创新", "science and technology innovation"):
+            try:
+                a.search(q, k=1)
+            except PolicyQAError:
+                pass
+        return a
+
+    def _reload_locked(self) -> None:
+        target = self._current_target()
+        if target == self._failed_target:
+            return
+        try:
+            self._assistant = self._open()
+            self._failed_target = None
+        except PolicyQAError as e:          # keep serving the old generation
+            log.warning("index at %s changed but cannot be opened: %s", self.index_dir, e)
+            self._failed_target = target
+
+    def _current_target(self) -> str:
+        return os.path.realpath(self.index_dir / "CURRENT")
+
+    def _stale(self, a) -> bool:
+        path = getattr(a.data, "path", None)
+        return path is not None and self._current_target() != str(path)
+
+    # -- reading ---------------------------------------------------------------------
+    def ask(self, question: str) -> Answered:
+        a = self.assistant()
+        ans = a.ask(question)
+        ids = {c.doc_id for c in ans.citations} | {h.doc_id for h in ans.related}
+        return Answered(ans, {d: a.document(d).text for d in ids})
+
+    def search(self, query: str, k: int = 10, doc_ids: Iterable[str] | None = None) -> Found:
+        a = self.assistant()
+        ids = set(doc_ids) if doc_ids else None
+        hits = a.search(query, k=k, doc_ids=ids)
+        return Found(hits, self._terms(a, query))
+
+    @staticmethod
+    def _terms(a, query: str) -> list[str]:
+        return a.query_terms(query)
+
+    def document(self, doc_id: str) -> Document:
+        return self.assistant().document(doc_id)
+
+    def documents(self) -> list[dict]:
+        """Metadata of every document; [] when there is no index yet."""
+        try:
+            return self.assistant().documents()
+        except IndexNotFound:
+            return []
+
+    # -- uploads -------------------------------------------------------------------------
+    def check_uploads(self, files: Sequence[str | Path | tuple[str, str | Path]]
+                      ) -> tuple[list[tuple[str, Path]], list[tuple[str, str]]]:
+        """Split uploads into accepted (name, source path) and rejected (name, reason)."""
+        lim = self.limits
+        items = [(f[0], Path(f[1])) if isinstance(f, tuple) else (Path(f).name, Path(f)) for f in files or []]
+        if not items:
+            raise UploadRejected("没有选择文件。No files were chosen: drop files on the upload area first.")
+        if len(items) > lim.max_files:
+            raise UploadRejected(
+                f"一次最多上传 {lim.max_files} 个文件，这次选了 {len(items)} 个；请分批上传。"
+                f" At most {lim.max_files} files per upload ({len(items)} chosen): upload them in batches.")
+        ok, rejected = [], []
+        allowed = " ".join(lim.extensions)
+        for name, src in items:
+            shown = safe_filename(name)
+            ext = Path(shown).suffix.lower()
+            if ext not in lim.extensions:
+                rejected.append((shown, f"不支持的文件类型（支持 {allowed}）· unsupported file type "
+                                        f"{ext or '(none)'} (supported: {allowed})"))
+                continue
+            try:
+                size = src.stat().st_size
+            except OSError:
+                rejected.append((shown, "上传的文件不见了，请重新上传 · the uploaded file is gone; upload it again"))
+                continue
+            if size > lim.max_bytes:
+                mb = f"{size / 2**20:.1f}"
+                rejected.append((shown, f"文件 {mb} MB，超过 {lim.max_mb:g} MB 的上限 · "
+                                        f"{mb} MB is over the {lim.max_mb:g} MB limit (POLICYQA_UPLOAD_MAX_MB)"))
+                continue
+            ok.append((shown, src))
+        return ok, rejected
+
+    def save_uploads(self, accepted: list[tuple[str, Path]]) -> list[tuple[Path, bool]]:
+        """Copy accepted uploads into the data folder; returns (saved path, is_new).
+
+        A file identical to one already there is not copied again; another file of
+        the same name gets a numbered name.
+        """
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        root = self.upload_dir.resolve()
+        out = []
+        for name, src in accepted:
+            data = src.read_bytes()
+            stem, ext = os.path.splitext(safe_filename(name))
+            for i in range(1, 1000):
+                target = root / (f"{stem}{ext}" if i == 1 else f"{stem}-{i}{ext}")
+                if target.parent != root:          # cannot happen after safe_filename; never write outside
+                    raise UploadRejected(f"bad file name {name!r}")
+                if target.is_file() and not target.is_symlink() and _same_bytes(target, data):
+                    out.append((target, False))
+                    break
+                try:
+                    # "xb": never overwrite, never follow a link planted at that name
+                    with open(target, "xb") as f:
+                        f.write(data)
+                    out.append((target, True))
+                    break
+                except FileExistsError:
+                    continue
+            else:
+                raise UploadRejected(f"too many files named {name!r} in {root}")
+        return out
+
+    def ingest_uploads(self, files, on_progress: Callable[[float, str], None] | None = None,
+                       bars: bool = False) -> UploadResult:
+        """Check, save and ingest uploads, then make them searchable (reload)."""
+        from ingest import ingest
+        from ingest.chunk import ChunkSettings
+        step = on_progress or (lambda f, msg: None)
+        accepted, rejected = self.check_uploads(files)
+        result = UploadResult(rejected=rejected)
+        if not accepted:
+            raise UploadRejected("；".join(f"{n}: {r}" for n, r in rejected))
+        with self._write_lock:
+            step(0.05, "保存文件 Saving files")
+            saved = self.save_uploads(accepted)
+            step(0.1, "导入：解析、切分、向量化 Ingesting: reading, splitting, embedding")
+            s = self.settings
+            try:
+                summary = ingest([p for p, _ in saved], self.index_dir, embedder=s.embedder,
+                                 chunking=ChunkSettings(s.chunk_max_chars, s.chunk_overlap),
+                                 max_bytes=s.max_bytes, cache_path=self.cache_path, progress=bars)
+            except BaseException:            # e.g. IndexBusy: the index is unchanged, so are the uploads
+                for p, new in saved:
+                    if new:
+                        p.unlink(missing_ok=True)
+                raise
+            skipped = {str(Path(x["path"]).resolve()) for x in summary.skipped}
+            for p, new in saved:
+                if str(p) in skipped:
+                    if new:
+                        p.unlink(missing_ok=True)     # the data folder holds only indexed files
+                    result.rejected.append((p.name, next(x["reason"] for x in summary.skipped
+                                                         if str(Path(x["path"]).resolve()) == str(p))))
+                elif new:
+                    result.ingested.append(p.name)
+                else:
+                    result.unchanged.append(p.name)
+            result.summary = summary
+            step(0.95, "载入新索引 Loading the new index")
+            self.reload()
+        return result
+
+    def remove(self, doc_ids: Sequence[str]) -> list[str]:
+        """Remove documents from the index (and their uploaded copies); KeyError for unknown ids."""
+        from ingest import remove
+        ids = [d for d in doc_ids if d]
+        if not ids:
+            raise UploadRejected("没有选择要删除的文件。Choose a document to remove first.")
+        with self._write_lock:
+            meta = {d["doc_id"]: d for d in self.documents()}
+            removed = remove(self.index_dir, ids)
+            root = self.upload_dir.resolve()
+            for d in removed:
+                src = Path(meta.get(d, {}).get("source_path") or "")
+                if src.name and src.parent == root and src.is_file():
+                    src.unlink(missing_ok=True)
+            self.reload()
+        return removed
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        if path.stat().st_size != len(data):
+            return False
+        return hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(data).digest()
+    except OSError:
+        return False
+
+
+__all__ = ["AppService", "Answered", "Found", "UploadLimits", "UploadRejected", "UploadResult",
+           "safe_filename", "UPLOAD_EXTENSIONS"]

@@ -1,0 +1,314 @@
+"""HTML for the web app: answers whose `[n]` link to source cards, passages with the query
+terms marked, the library table, and a document with one span marked.
+
+Pure functions over the result objects. All document and user text goes through
+`html.escape`; the only markup is ours. The output has no blank lines, so a Markdown
+renderer (the chat) passes it through as one HTML block.
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Iterable, Mapping
+from urllib.parse import quote
+
+from .types import Answer, Citation, Document, Hit
+
+_CITE = re.compile(r"\[(\d{1,3})\]")
+_SENT_END = "。！？；!?;"
+VIEW_LABEL = "查看原文 View in document"
+MAX_DOC_CHARS = 200_000          # longer documents are shown around the marked span
+
+
+def esc(text: str | None) -> str:
+    return html.escape(text or "", quote=True)
+
+
+def _lines(text: str) -> str:
+    return esc(text).replace("\n", "<br>")
+
+
+# -- chat ------------------------------------------------------------------------------
+def user_html(question: str) -> str:
+    return f'<div class="pq-user">{_lines(question.strip())}</div>'
+
+
+def pending_html() -> str:
+    return '<div class="pq-pending">正在查找出处… Searching the documents…</div>'
+
+
+def error_html(message: str) -> str:
+    return f'<div class="pq-error"><b>出错了 Something went wrong</b><br>{_lines(message)}</div>'
+
+
+def stream_steps(text: str) -> list[str]:
+    """Growing prefixes of an answer, one sentence (or citation) at a time, ending with the text."""
+    cuts = [m.end() for m in re.finditer(r"\n|\[\d{1,3}\]\s*|[。！？；](?!\[)|[.!?](?=\s)", text)]
+    steps = [text[:c].rstrip() for c in cuts if 0 < c < len(text)]
+    steps = [s for i, s in enumerate(steps) if s and (i == 0 or s != steps[i - 1])]
+    return steps + [text]
+
+
+def answer_text_html(text: str, msg_id: str, n_citations: int) -> str:
+    """The answer text with each valid `[n]` a link to source card n of message `msg_id`."""
+    def link(m: re.Match) -> str:
+        n = int(m.group(1))
+        if not 1 <= n <= n_citations:
+            return m.group(0)
+        return f'<a class="pq-cite" href="#src-{msg_id}-{n}" title="出处 Source {n}">[{n}]</a>'
+    return f'<div class="pq-text">{_CITE.sub(link, _lines(text))}</div>'
+
+
+def streaming_html(prefix: str, msg_id: str, n_citations: int) -> str:
+    return (f'<div class="pq-answer pq-streaming" id="ans-{msg_id}">'
+            f'{answer_text_html(prefix, msg_id, n_citations)}</div>')
+
+
+def answer_html(answer: Answer, msg_id: str, texts: Mapping[str, str]) -> str:
+    """The complete answer: text, then numbered source cards (found) or related passages."""
+    found = "pq-found" if answer.found else "pq-not-found"
+    parts = [f'<div class="pq-answer {found}" id="ans-{msg_id}">',
+             answer_text_html(answer.text, msg_id, len(answer.citations))]
+    if answer.citations:
+        parts.append('<div class="pq-h">出处 Sources</div>')
+        parts.extend(source_card(c, msg_id, texts.get(c.doc_id)) for c in answer.citations)
+    if answer.related:
+        parts.append('<div class="pq-h pq-h-related">相关段落（未能回答问题，仅供参考）'
+                     ' Related passages — not an answer, for reference only</div>')
+        parts.append('<div class="pq-related">')
+        parts.extend(passage_card(h, excerpt=260) for h in answer.related)
+        parts.append("</div>")
+    if answer.notice:
+        parts.append(f'<div class="pq-notice">{_lines(answer.notice)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def source_card(c: Citation, msg_id: str, doc_text: str | None) -> str:
+    """Card n: title, section path, page, and the cited sentence marked inside its passage."""
+    if doc_text is not None and doc_text[c.start:c.end] == c.text:
+        before, span, after = passage_context(doc_text, c.start, c.end)
+    else:
+        before, span, after = "", c.text, ""
+    ctx = (f'{"…" if before and not _starts_block(doc_text, c.start - len(before)) else ""}{_lines(before)}'
+           f'<mark class="pq-cited">{_lines(span)}</mark>{_lines(after)}'
+           f'{"…" if after and doc_text and c.end + len(after) < len(doc_text) else ""}')
+    return (f'<div class="pq-card" id="src-{msg_id}-{c.n}">'
+            f'<div class="pq-card-head"><span class="pq-num">{c.n}</span>'
+            f'<span class="pq-title">{esc(c.title)}</span></div>'
+            f'{_meta_line(c.section, c.page)}'
+            f'<div class="pq-ctx">{ctx}</div>'
+            f'{view_link(c.doc_id, c.start, c.end)}</div>')
+
+
+def passage_card(h: Hit, terms: Iterable[str] = (), excerpt: int | None = None) -> str:
+    """A retrieved passage (search result or related passage) with its terms marked."""
+    text = h.text if excerpt is None or len(h.text) <= excerpt else h.text[:excerpt] + "…"
+    return (f'<div class="pq-card pq-hit">'
+            f'<div class="pq-card-head"><span class="pq-num">{h.rank}</span>'
+            f'<span class="pq-title">{esc(h.title)}</span></div>'
+            f'{_meta_line(h.section, h.page)}'
+            f'<div class="pq-ctx">{highlight_terms(text, terms)}</div>'
+            f'{view_link(h.doc_id, h.start, h.end)}</div>')
+
+
+def view_link(doc_id: str, start: int, end: int) -> str:
+    # The request rides in the fragment: the chat's sanitiser keeps href but drops data-*.
+    return (f'<a class="pq-view" href="#view/{quote(doc_id, safe="")}/{int(start)}/{int(end)}">'
+            f'{VIEW_LABEL} ›</a>')
+
+
+def parse_view_request(href: str) -> tuple[str, int, int] | None:
+    """The inverse of `view_link`'s href (None when it is not one)."""
+    from urllib.parse import unquote
+    m = re.fullmatch(r"#?view/([^/]*)/(\d{1,9})/(\d{1,9})", (href or "").strip())
+    if not m:
+        return None
+    return unquote(m.group(1)), int(m.group(2)), int(m.group(3))
+
+
+def _meta_line(section: str, page: int | None) -> str:
+    bits = []
+    if section:
+        bits.append(f'<span class="pq-section">{esc(section.replace(" > ", " › "))}</span>')
+    if page:
+        bits.append(f'<span class="pq-page">第 {int(page)} 页 p. {int(page)}</span>')
+    return f'<div class="pq-meta">{" · ".join(bits)}</div>' if bits else ""
+
+
+def _starts_block(text: str | None, i: int) -> bool:
+    return not text or i <= 0 or text[i - 1] == "\n"
+
+
+def passage_context(text: str, start: int, end: int, width: int = 160) -> tuple[str, str, str]:
+    """(before, span, after): the span with the rest of its paragraph, at most `width`
+    characters each side, cut back to a sentence end where there is one."""
+    lo = max(text.rfind("\n", 0, start) + 1, start - width)
+    if lo > 0 and text[lo - 1] != "\n":
+        cut = max(text.rfind(ch, lo, start) for ch in _SENT_END)
+        if cut >= lo:
+            lo = cut + 1
+    nl = text.find("\n", end)
+    hi = min(len(text) if nl < 0 else nl, end + width)
+    if hi < len(text) and text[hi:hi + 1] != "\n":
+        cuts = [i for i in (text.rfind(ch, end, hi) for ch in _SENT_END) if i >= end]
+        if cuts:
+            hi = max(cuts) + 1
+    return text[lo:start].lstrip(), text[start:end], text[end:hi].rstrip()
+
+
+# -- search ------------------------------------------------------------------------------
+def highlight_terms(text: str, terms: Iterable[str]) -> str:
+    """Escaped text with every occurrence of the terms (longest first, any case) marked."""
+    words = sorted({t for t in terms if t and t.strip()}, key=len, reverse=True)
+    if not words:
+        return _lines(text)
+    pattern = re.compile("|".join(re.escape(w) for w in words), re.IGNORECASE)
+    out, pos = [], 0
+    for m in pattern.finditer(text):
+        out.append(_lines(text[pos:m.start()]))
+        out.append(f'<mark class="pq-term">{_lines(m.group(0))}</mark>')
+        pos = m.end()
+    out.append(_lines(text[pos:]))
+    return "".join(out)
+
+
+def hits_html(query: str, hits: list[Hit], terms: Iterable[str], filtered: bool = False) -> str:
+    terms = list(terms)
+    if not hits:
+        where = "所选文件中" if filtered else "文库中"
+        return (f'<div class="pq-results"><div class="pq-empty">{where}没有找到与“{esc(query)}”相关的段落。'
+                f' No passages found for “{esc(query)}”.</div></div>')
+    head = (f'<div class="pq-results-head">“{esc(query)}”：{len(hits)} 个段落 · {len(hits)} passages'
+            + (f'<span class="pq-terms">匹配词 Terms: {esc(" ".join(terms))}</span>' if terms else "")
+            + "</div>")
+    return f'<div class="pq-results">{head}{"".join(passage_card(h, terms) for h in hits)}</div>'
+
+
+def message_html(text: str, kind: str = "info") -> str:
+    return f'<div class="pq-msg pq-msg-{esc(kind)}">{_lines(text)}</div>'
+
+
+# -- library -------------------------------------------------------------------------------
+_LANG = {"zh": "中文 zh", "en": "英文 en"}
+
+
+def library_html(docs: list[dict]) -> str:
+    if not docs:
+        return ('<div class="pq-empty">文库是空的：请在下方上传文件。'
+                ' The library is empty: upload documents below.</div>')
+    rows = []
+    for d in docs:
+        lang = d.get("language") or ""
+        rows.append(
+            "<tr>"
+            f'<td class="pq-col-title">{esc(d.get("title") or d["doc_id"])}'
+            f'<div class="pq-docid">{esc(d["doc_id"])}</div></td>'
+            f'<td>{esc((d.get("kind") or "").upper())}</td>'
+            f'<td>{esc(_LANG.get(lang, lang))}</td>'
+            f'<td class="pq-num-col">{esc(str(d.get("n_pages") or "—"))}</td>'
+            f'<td class="pq-num-col">{esc(str(d.get("n_chunks") or 0))}</td>'
+            f'<td>{esc(_when(d.get("ingested_at")))}</td>'
+            "</tr>")
+    return ('<table class="pq-library"><thead><tr>'
+            "<th>标题 Title</th><th>类型 Type</th><th>语言 Language</th><th>页数 Pages</th>"
+            "<th>段落 Chunks</th><th>导入时间 Ingested</th>"
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f'<div class="pq-count">共 {len(docs)} 个文件 · {len(docs)} documents</div>')
+
+
+def _when(stamp: str | None) -> str:
+    if not stamp:
+        return ""
+    m = re.match(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d)", stamp)
+    return f"{m.group(1)} {m.group(2)}" if m else stamp
+
+
+# -- the document view ---------------------------------------------------------------------
+def document_html(doc: Document, start: int | None = None, end: int | None = None) -> str:
+    """The cleaned document, paragraph by paragraph, with [start, end) in `<mark id="pq-mark">`."""
+    text = doc.text
+    ok = start is not None and end is not None and 0 <= start < end <= len(text)
+    lo, hi = 0, len(text)
+    if len(text) > MAX_DOC_CHARS:
+        centre = start if ok else 0
+        lo = max(0, text.rfind("\n", 0, max(0, centre - MAX_DOC_CHARS // 2)) + 1)
+        hi = min(len(text), lo + MAX_DOC_CHARS)
+    m = doc.metadata or {}
+    facts = [esc(x) for x in (m.get("issuer"), m.get("doc_number"), m.get("date"),
+                              ", ".join(m.get("authors") or []) or None) if x]
+    facts.append(f'{esc((m.get("kind") or "").upper())} · {esc(doc.doc_id)}')
+    parts = [f'<div class="pq-doc"><div class="pq-doc-title">{esc(doc.title)}</div>',
+             f'<div class="pq-doc-meta">{" · ".join(facts)}</div>']
+    if not ok and start is not None:
+        parts.append('<div class="pq-msg pq-msg-warn">这段引文在当前版本的文件中已找不到（文件可能已更新）。'
+                     ' The cited span is no longer in this version of the document.</div>')
+    if lo > 0 or hi < len(text):
+        parts.append(f'<div class="pq-msg">文件较长，只显示第 {lo + 1}–{hi} 字。'
+                     f' Long document: showing characters {lo + 1}–{hi}.</div>')
+    first = True
+    pos = lo
+    for line in text[lo:hi].split("\n"):
+        a, b = pos, pos + len(line)
+        pos = b + 1
+        if not line.strip():
+            continue
+        if ok and a < end and start < b:
+            s, e = max(a, start), min(b, end)
+            mark_id = ' id="pq-mark"' if first else ""
+            first = False
+            body = (f'{esc(text[a:s])}<mark class="pq-cited"{mark_id}>{esc(text[s:e])}</mark>'
+                    f'{esc(text[e:b])}')
+        else:
+            body = esc(line)
+        parts.append(f"<p>{body}</p>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+CSS = """
+.pq-header h1 { margin: 0; font-size: 1.5rem; }
+.pq-header p { margin: .2rem 0 0; color: var(--body-text-color-subdued); }
+.pq-user { white-space: normal; }
+.pq-pending { color: var(--body-text-color-subdued); font-style: italic; }
+.pq-error, .pq-msg-error { border-left: 4px solid #d9480f; background: rgba(217,72,15,.08);
+  padding: .5rem .75rem; border-radius: 4px; }
+.pq-msg { padding: .5rem .75rem; border-radius: 4px; background: var(--background-fill-secondary);
+  margin: .25rem 0; }
+.pq-msg-ok { border-left: 4px solid #2f9e44; }
+.pq-msg-warn { border-left: 4px solid #f08c00; }
+.pq-text { line-height: 1.75; }
+a.pq-cite { text-decoration: none; font-weight: 600; padding: 0 1px; color: var(--link-text-color, #2563eb); }
+a.pq-cite:hover { text-decoration: underline; }
+.pq-h { margin: .9rem 0 .4rem; font-weight: 600; font-size: .95em; color: var(--body-text-color-subdued); }
+.pq-h-related { color: #b35c00; }
+.pq-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6rem .8rem;
+  margin: .45rem 0; background: var(--background-fill-primary); scroll-margin: 12px; }
+.pq-card:target, .pq-card.pq-flash { box-shadow: 0 0 0 3px rgba(37,99,235,.45); }
+.pq-card-head { display: flex; gap: .5rem; align-items: baseline; }
+.pq-num { display: inline-block; min-width: 1.5em; text-align: center; border-radius: 999px;
+  background: #2563eb; color: #fff; font-size: .8em; font-weight: 600; padding: 0 .35em; }
+.pq-related .pq-num { background: #868e96; }
+.pq-title { font-weight: 600; }
+.pq-meta { font-size: .85em; color: var(--body-text-color-subdued); margin: .15rem 0 .35rem; }
+.pq-ctx { line-height: 1.75; font-size: .95em; }
+mark.pq-cited { background: #ffe066; color: #1a1a1a; padding: 0 2px; border-radius: 2px; }
+mark.pq-term { background: #c5f6fa; color: #0b3d40; padding: 0 1px; border-radius: 2px; }
+a.pq-view { display: inline-block; margin-top: .35rem; font-size: .85em; }
+.pq-results-head { margin: .25rem 0 .5rem; color: var(--body-text-color-subdued); }
+.pq-terms { margin-left: 1rem; font-size: .85em; }
+.pq-empty { padding: 1rem; color: var(--body-text-color-subdued); }
+table.pq-library { width: 100%; border-collapse: collapse; font-size: .95em; }
+table.pq-library th, table.pq-library td { text-align: left; padding: .45rem .6rem; border: none !important;
+  border-bottom: 1px solid var(--border-color-primary) !important; vertical-align: top; }
+table.pq-library, table.pq-library tr { border: none !important; }
+table.pq-library th { font-weight: 600; background: var(--background-fill-secondary); }
+.pq-num-col { text-align: right !important; }
+.pq-docid { font-size: .8em; color: var(--body-text-color-subdued); }
+.pq-count { margin-top: .4rem; font-size: .85em; color: var(--body-text-color-subdued); }
+.pq-doc { line-height: 1.85; }
+.pq-doc-title { font-size: 1.15rem; font-weight: 700; margin-bottom: .2rem; }
+.pq-doc-meta { font-size: .85em; color: var(--body-text-color-subdued); margin-bottom: .6rem; }
+.pq-doc p { margin: 0 0 .6rem; }
+#pq-mark { scroll-margin: 80px; }
+"""

@@ -1,0 +1,272 @@
+"""The web app in a real browser: headless Chromium (Debian's, never a downloaded build)
+driven by Playwright against `python ui.py` started on a free local port over a real index
+of the seed article. Screenshots of each tab go to test-artifacts/ui/.
+
+Needs apt `chromium` + `fonts-wqy-zenhei` and pip `playwright` (`make browser-deps`); without
+them these tests skip locally, and fail under CI (CI=true), where they must run.
+"""
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ingest import ingest
+
+from .conftest import ROOT, SEED
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "ui"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+TIMEOUT_MS = 60_000
+NEW_DOC = ("上海市人工智能产业发展办法\n\n第一条 为促进本市人工智能产业发展，制定本办法。\n\n"
+           "第二条 本市支持建设人工智能创新策源地，到2025年人工智能核心产业规模突破一千二百亿元。\n")
+
+
+def _need_browser():
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append("/usr/bin/chromium (apt-get install chromium fonts-wqy-zenhei)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package (pip install -e '.[test]')")
+    if missing:
+        reason = "browser tests need " + " and ".join(missing) + "; `make browser-deps` installs them"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, cache_dir):
+    _need_browser()
+    data = tmp_path_factory.mktemp("ui-browser")
+    idx = data / "index"
+    ingest([SEED], idx, cache_path=cache_dir / "embeddings.sqlite", progress=False)
+    port = _free_port()
+    log = open(data / "app.log", "w+")
+    env = {**os.environ, "POLICYQA_CACHE_DIR": str(cache_dir), "GRADIO_ANALYTICS_ENABLED": "False",
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "ui.py", "--index", str(idx), "--port", str(port)],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                pytest.fail(f"the app exited with {proc.returncode}:\n{log.read()[-3000:]}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail("the app did not answer HTTP within 120 s")
+            time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser(app_url):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def outside_requests() -> list[str]:
+    """Every request a page made to anywhere but the app (must stay empty: offline)."""
+    return []
+
+
+@pytest.fixture
+def page(browser, app_url, outside_requests):
+    ctx = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+    pg = ctx.new_page()
+    pg.set_default_timeout(TIMEOUT_MS)
+    pg.on("request", lambda r: None if r.url.startswith((app_url, "data:", "blob:"))
+          else outside_requests.append(r.url))
+    pg.goto(app_url)
+    pg.wait_for_selector("#pq-question textarea")
+    yield pg
+    ctx.close()
+
+
+def _shot(pg, name: str, full_page: bool = False):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    pg.evaluate("document.fonts.ready")
+    pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=full_page)
+
+
+def _ask(pg, question: str, nth: int):
+    """Ask in the chat and wait for the nth (1-based) complete answer."""
+    pg.fill("#pq-question textarea", question)
+    pg.press("#pq-question textarea", "Enter")
+    pg.wait_for_function(
+        "n => document.querySelectorAll('#pq-chat .pq-answer:not(.pq-streaming)').length >= n", arg=nth)
+    return pg.locator("#pq-chat .pq-answer:not(.pq-streaming)").nth(nth - 1)
+
+
+def _tab(pg, name: str):
+    pg.get_by_role("tab", name=name).click()
+
+
+def _choose(pg, box: str, label_part: str):
+    pg.click(f"{box} input")
+    pg.click(f'{box} [role=option][aria-label*="{label_part}"]')
+    pg.keyboard.press("Escape")
+
+
+def test_chat_answers_chinese_and_english_with_citations(page):
+    assert page.get_by_text("2022年北京全年专利授权量是多少？").first.is_visible()   # examples on an empty chat
+    zh = _ask(page, "2022年北京全年专利授权量是多少？", 1)
+    assert "pq-found" in zh.get_attribute("class")
+    assert zh.locator("a.pq-cite").count() >= 1 and zh.locator(".pq-card").count() >= 1
+    assert "20.3万件" in zh.locator(".pq-card mark.pq-cited").first.inner_text()
+    en = _ask(page, "How many patents were granted in Beijing in 2022?", 2)     # a follow-up
+    assert "pq-found" in en.get_attribute("class")
+    assert en.locator("a.pq-cite").count() >= 1 and en.locator(".pq-card").count() >= 1
+    _shot(page, "chat")
+
+
+def test_an_unanswerable_question_says_so_and_lists_related_passages(page):
+    ans = _ask(page, "What is the GDP of France?", 1)
+    assert "pq-not-found" in ans.get_attribute("class")
+    assert "do not answer" in ans.locator(".pq-text").inner_text()
+    assert ans.locator(".pq-h-related").is_visible() and ans.locator(".pq-related .pq-card").count() >= 1
+    assert ans.locator("a.pq-cite").count() == 0
+    ans.locator(".pq-text").scroll_into_view_if_needed()
+    _shot(page, "chat-not-found")
+
+
+def test_an_example_question_is_answered(page):
+    page.get_by_text("“三城一区”中中关村科学城发挥什么作用？").first.click()
+    answer = page.locator("#pq-chat .pq-answer:not(.pq-streaming)").first
+    answer.wait_for()
+    assert answer.locator(".pq-card").count() >= 1
+
+
+def test_citation_opens_the_document_at_the_highlighted_sentence(page):
+    ans = _ask(page, "2022年北京全年专利授权量是多少？", 1)
+    ans.locator("a.pq-cite").first.click()
+    card = ans.locator(".pq-card").first
+    page.wait_for_function("() => document.querySelector('#pq-chat .pq-card.pq-flash') !== null")
+    cited = card.locator("mark.pq-cited").inner_text()
+    card.locator("a.pq-view").click()
+    mark = page.locator("#pq-mark")
+    mark.wait_for(state="visible")
+    assert mark.inner_text() == cited
+    page.wait_for_function("""() => { const r = document.getElementById('pq-mark').getBoundingClientRect();
+                                      return r.top >= 0 && r.bottom <= window.innerHeight; }""")
+    _shot(page, "citation")
+
+
+def test_search_ranks_passages_with_terms_highlighted(page):
+    _tab(page, "检索 Search")
+    page.fill("#pq-k input[type=number]", "3")
+    page.press("#pq-k input[type=number]", "Enter")
+    page.fill("#pq-query textarea, #pq-query input", "专利授权量")
+    page.press("#pq-query textarea, #pq-query input", "Enter")
+    page.wait_for_selector("#pq-results .pq-hit")
+    assert page.locator("#pq-results .pq-hit").count() == 3
+    assert page.locator("#pq-results mark.pq-term").count() >= 1
+    assert "二、国际科技创新中心建设的成就与挑战" in page.locator("#pq-results .pq-meta").first.inner_text()
+    _shot(page, "search")
+    page.locator("#pq-results a.pq-view").first.click()
+    page.locator("#pq-mark").wait_for(state="visible")
+
+
+def test_upload_search_filter_and_remove(page, tmp_path):
+    _tab(page, "文库 Library")
+    page.wait_for_selector("#pq-library table")
+    assert "科技自立自强视角下国际科技创新中心建设研究" in page.inner_text("#pq-library")
+    f = tmp_path / "上海人工智能办法.txt"
+    f.write_text(NEW_DOC, encoding="utf-8")
+    page.set_input_files("#pq-upload input[type=file]", str(f))
+    page.get_by_text("上海人工智能办法.txt").first.wait_for()
+    page.click("#pq-ingest")
+    page.wait_for_selector("#pq-status .pq-msg-ok")
+    page.wait_for_function("() => document.querySelector('#pq-library').innerText.includes('上海市人工智能产业发展办法')")
+    _shot(page, "library", full_page=True)
+
+    _tab(page, "检索 Search")
+    _choose(page, "#pq-filter", "上海市人工智能产业发展办法")
+    page.fill("#pq-query textarea, #pq-query input", "人工智能核心产业规模")
+    page.press("#pq-query textarea, #pq-query input", "Enter")
+    page.wait_for_selector("#pq-results .pq-hit")
+    titles = page.locator("#pq-results .pq-hit .pq-title").all_inner_texts()
+    assert titles and set(titles) == {"上海市人工智能产业发展办法"}
+    assert "一千二百亿元" in page.inner_text("#pq-results")
+
+    _tab(page, "文库 Library")
+    _choose(page, "#pq-remove-choice", "上海市人工智能产业发展办法")
+    page.click("#pq-remove")
+    page.wait_for_function("() => document.querySelector('#pq-status').innerText.includes('Removed')")
+    assert "上海市人工智能产业发展办法" not in page.inner_text("#pq-library")
+    _tab(page, "检索 Search")
+    page.fill("#pq-query textarea, #pq-query input", "人工智能核心产业规模")
+    page.click("#pq-search-btn")
+    page.wait_for_function("() => !document.querySelector('#pq-results').innerText.includes('一千二百亿元')")
+
+
+def test_a_bad_upload_is_a_readable_message(page, tmp_path):
+    _tab(page, "文库 Library")
+    f = tmp_path / "表格.xlsx"
+    f.write_bytes(b"PK\x03\x04 not really a spreadsheet")
+    page.set_input_files("#pq-upload input[type=file]", str(f))
+    page.click("#pq-ingest")
+    toast = page.get_by_text(re.compile("不支持的文件类型|Invalid file type|unsupported", re.I)).first
+    toast.wait_for()
+    assert "Traceback" not in page.inner_text("body")
+    _shot(page, "library-error")
+    # the app keeps serving
+    _tab(page, "问答 Chat")
+    assert "pq-found" in _ask(page, "2022年北京全年专利授权量是多少？", 1).get_attribute("class")
+
+
+def test_two_sessions_ask_at_once(browser, app_url):
+    pages = []
+    for _ in range(2):
+        ctx = browser.new_context(viewport={"width": 1000, "height": 800})
+        pg = ctx.new_page()
+        pg.set_default_timeout(TIMEOUT_MS)
+        pg.goto(app_url)
+        pg.wait_for_selector("#pq-question textarea")
+        pages.append(pg)
+    for pg, q in zip(pages, ["2022年北京全年专利授权量是多少？", "How many patents were granted in Beijing in 2022?"]):
+        pg.fill("#pq-question textarea", q)
+        pg.press("#pq-question textarea", "Enter")
+    for pg in pages:
+        pg.locator("#pq-chat .pq-answer.pq-found").first.wait_for()
+        pg.context.close()
+
+
+def test_no_request_left_the_machine(outside_requests):
+    """Runs last in this module: nothing any page did fetched from the internet."""
+    assert outside_requests == []
