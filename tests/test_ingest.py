@@ -398,8 +398,12 @@ def _start(folder: Path, index_dir: Path, cache: Path, log: Path, *extra_args) -
     env = {**os.environ, "POLICYQA_CACHE_DIR": str(cache), "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     with log.open("w") as err:
+        # A shell running CI in the background starts its children with SIGINT ignored, and
+        # Python then installs no KeyboardInterrupt handler: restore the default, as a
+        # terminal would have it, so the Ctrl-C case is really tested.
         return subprocess.Popen(_policyqa() + ["ingest", str(folder), "--index", str(index_dir), *extra_args],
-                                cwd=folder.parent, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+                                cwd=folder.parent, env=env, stdout=subprocess.PIPE, stderr=err, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _wait_until(proc: subprocess.Popen, log: Path, ready, what: str, timeout: float = 300) -> None:
