@@ -1,11 +1,13 @@
 """Retrieval baselines side by side, on the index's own embedding model.
 
-    python benchmarks/retrieval.py [--only seed|cmrc] [--limit N] [--index-dir DIR]
+    python benchmarks/retrieval.py [--only seed|cmrc] [--limit N] [--index-dir DIR] [--no-grid]
 
 Methods: `dense` and `bm25` (one side of our index each; `dense-unbalanced` is dense
 without the per-language split of FusionConfig.balance_languages), `llamaindex-default`
 (llama-index's default recipe: SentenceSplitter() over the same cleaned documents into a
-VectorStoreIndex, top-k similarity), `ours` (the default FusionConfig), and `fusion_grid`
+VectorStoreIndex, top-k similarity), `ours` (the default FusionConfig), `ours-no-expansion`
+/ `ours-glossary-only` / `ours-dictionary-only` (ours with the English query expansion
+switched off in part or whole), and `fusion_grid`
 (ours over a grid of fusion weights, so weights are chosen by measurement).
 
 Datasets: `seed_dev` (../shared/eval/seed_dev.jsonl over one index of the seed article
@@ -256,6 +258,10 @@ def compare(a: Assistant, queries: list[dict], judge, cache: EmbeddingCache,
         # One cosine ranking over all documents, without the per-language split.
         baselines.append(("dense-unbalanced", FusionConfig(method="dense", balance_languages=False)))
     baselines.append(("bm25", FusionConfig(method="bm25")))
+    # Query expansion of ours, switched off part by part (English questions are the ones it serves).
+    baselines += [("ours-no-expansion", FusionConfig(expand_en=False, expand_glossary=False)),
+                  ("ours-glossary-only", FusionConfig(expand_en=False)),
+                  ("ours-dictionary-only", FusionConfig(expand_glossary=False))]
     for name, cfg in baselines:
         t0 = time.perf_counter()
         methods[name] = score_groups(queries, run_method(fusion_searcher(a, emb, cfg), queries, judge))
@@ -447,9 +453,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--index-dir", metavar="DIR", help="keep and reuse the built indexes here")
     p.add_argument("--grid", type=parse_axis, action="append", default=[], metavar="FIELD=V1,V2",
                    help="add or replace a fusion grid axis, e.g. --grid w_other_lang=0.5,1,2 (repeatable)")
+    p.add_argument("--no-grid", action="store_true", help="skip the fusion grid (minutes on cmrc2018)")
     args = p.parse_args(argv)
     axes = {k: v for k, v in GRID_AXES.items() if k in FusionConfig.__dataclass_fields__}
     axes.update(dict(args.grid))
+    if args.no_grid:
+        axes = {}
     if not SHARED.is_dir():
         p.error(f"{SHARED} not found: the eval data and corpus live there")
     cache_path = default_cache_path()
