@@ -1,4 +1,4 @@
-"""The Gradio app: 问答 Chat, 检索 Search, 文库 Library. Widgets and wiring only; the work
+"""The Gradio app: 问答 Chat, 检索 Search, 术语 Lookup, 文库 Library. Widgets and wiring only; the work
 is done by `assistant.app_service.AppService` and the HTML by `assistant.render`.
 
     python ui.py [--host 127.0.0.1] [--port 7860] [--index DIR]     (= policyqa serve)
@@ -37,11 +37,12 @@ EXAMPLES = [
 ]
 
 # Clicks on links inside answers and results. The chat's sanitiser keeps only href, so a
-# "view in document" request travels in the fragment: #view/<doc_id>/<start>/<end>.
+# "view in document" request travels in the fragment: #view/<doc_id>/<start>/<end>; a term
+# to look up (a highlighted search term) as #lookup/<term>.
 HEAD = """<script>
 (function () {
   document.addEventListener('click', function (ev) {
-    var a = ev.target && ev.target.closest ? ev.target.closest('a.pq-cite, a.pq-view') : null;
+    var a = ev.target && ev.target.closest ? ev.target.closest('a.pq-cite, a.pq-view, a.pq-lookup') : null;
     if (!a) return;
     var href = a.getAttribute('href') || '';
     if (a.classList.contains('pq-cite')) {
@@ -51,6 +52,13 @@ HEAD = """<script>
       card.scrollIntoView({behavior: 'smooth', block: 'nearest'});
       card.classList.remove('pq-flash'); void card.offsetWidth; card.classList.add('pq-flash');
       setTimeout(function () { card.classList.remove('pq-flash'); }, 2500);
+      return;
+    }
+    if (href.indexOf('#lookup/') === 0) {
+      ev.preventDefault();
+      window.__pqLookup = href;
+      var lb = document.getElementById('pq-lookup-req-btn');
+      if (lb) lb.click();
       return;
     }
     if (href.indexOf('#view/') !== 0) return;
@@ -138,6 +146,24 @@ def run_search(svc: AppService, query: str, doc_ids: list[str] | None, k: float)
     return render.hits_html(query.strip(), found.hits, found.terms, filtered=bool(doc_ids))
 
 
+def run_lookup(svc: AppService, term: str) -> str:
+    """Glossary entries, dictionary senses (without a glossary match), counts and passages."""
+    if not (term or "").strip():
+        return render.message_html("请输入要查的术语（中文或英文）。 Type a term to look up, in Chinese or English.")
+    try:
+        result = svc.lookup(term.strip())
+    except Exception as e:          # noqa: BLE001
+        return render.message_html(describe(e), "error")
+    return render.lookup_html(result.to_dict())
+
+
+def lookup_request(svc: AppService, request: str):
+    """A click on a highlighted term ('#lookup/<term>'): fill the Lookup box, switch to the
+    Lookup tab and show the lookup."""
+    term = render.parse_lookup_request(request) or ""
+    return gr.Tabs(selected="lookup"), term, run_lookup(svc, term)
+
+
 def view_document(svc: AppService, request: str):
     """Open the document panel at a cited span (request: '#view/<doc_id>/<start>/<end>')."""
     parsed = render.parse_view_request(request)
@@ -203,7 +229,7 @@ def build(svc: AppService) -> gr.Blocks:
             gr.Markdown("### 原文 Document")
             doc_view = gr.HTML('<div class="pq-empty">点击“查看原文”在这里打开文件。'
                                ' Click “View in document” to open a document here.</div>', elem_id="pq-doc-view")
-        with gr.Tabs():
+        with gr.Tabs() as tabs:
             with gr.Tab("问答 Chat", id="chat"):
                 chatbot = gr.Chatbot(
                     elem_id="pq-chat", height=560, layout="panel", latex_delimiters=[], show_label=False,
@@ -226,6 +252,14 @@ def build(svc: AppService) -> gr.Blocks:
                                              choices=[], multiselect=True, scale=4, elem_id="pq-filter")
                     k = gr.Slider(1, 30, value=10, step=1, label="结果数量 Results", scale=2, elem_id="pq-k")
                 results = gr.HTML(elem_id="pq-results")
+            with gr.Tab("术语 Lookup", id="lookup"):
+                with gr.Row():
+                    term_box = gr.Textbox(label="查术语（中文、英文或繁体） Look up a term (Chinese, English or Traditional)",
+                                          scale=5, elem_id="pq-term",
+                                          placeholder="如：专精特新、little giant、專精特新")
+                    lookup_btn = gr.Button("查询 Look up", variant="primary", scale=1, min_width=100,
+                                           elem_id="pq-lookup-btn")
+                lookup_out = gr.HTML(elem_id="pq-lookup-out")
             with gr.Tab("文库 Library", id="library") as library_tab:
                 library = gr.HTML(elem_id="pq-library")
                 gr.Markdown(f"#### 上传文件 Upload documents\n支持 {' '.join(exts)}；单个文件不超过 "
@@ -243,6 +277,8 @@ def build(svc: AppService) -> gr.Blocks:
                                            elem_id="pq-remove")
         view_req = gr.Textbox(visible="hidden", elem_id="pq-view-req")
         view_btn = gr.Button("view", visible="hidden", elem_id="pq-view-btn")
+        lookup_req = gr.Textbox(visible="hidden", elem_id="pq-lookup-req")
+        lookup_req_btn = gr.Button("lookup", visible="hidden", elem_id="pq-lookup-req-btn")
 
         def _chat(message, history):
             yield from chat_reply(svc, message, history)
@@ -257,6 +293,10 @@ def build(svc: AppService) -> gr.Blocks:
         clear.click(lambda: ([], ""), None, [chatbot, msg], queue=False)
         for trigger in (query.submit, search_btn.click):
             trigger(lambda q, d, n: run_search(svc, q, d, n), [query, doc_filter, k], results)
+        for trigger in (term_box.submit, lookup_btn.click):
+            trigger(lambda t: run_lookup(svc, t), term_box, lookup_out)
+        lookup_req_btn.click(lambda r: lookup_request(svc, r), lookup_req, [tabs, term_box, lookup_out],
+                             js="(x) => window.__pqLookup || x", show_progress_on=[lookup_out])
         view_btn.click(lambda r: view_document(svc, r), view_req, [sidebar, doc_view],
                        js="(x) => window.__pqView || x", show_progress_on=[doc_view]).then(None, js=SCROLL_TO_MARK)
         # Progress and error badges on the status line only, not over the table and boxes.

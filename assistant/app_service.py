@@ -192,6 +192,11 @@ class AppService:
     def _terms(a, query: str) -> list[str]:
         return a.query_terms(query)
 
+    def lookup(self, term: str):
+        """Glossary renderings, dictionary senses and concordance of a term (`LookupResult`;
+        BadQuery for an empty term)."""
+        return self.assistant().lookup(term)
+
     def document(self, doc_id: str) -> Document:
         return self.assistant().document(doc_id)
 

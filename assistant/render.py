@@ -101,14 +101,14 @@ def source_card(c: Citation, msg_id: str, doc_text: str | None) -> str:
             f'{view_link(c.doc_id, c.start, c.end)}</div>')
 
 
-def passage_card(h: Hit, terms: Iterable[str] = (), excerpt: int | None = None) -> str:
+def passage_card(h: Hit, terms: Iterable[str] = (), excerpt: int | None = None, links: bool = False) -> str:
     """A retrieved passage (search result or related passage) with its terms marked."""
     text = h.text if excerpt is None or len(h.text) <= excerpt else h.text[:excerpt] + "…"
     return (f'<div class="pq-card pq-hit">'
             f'<div class="pq-card-head"><span class="pq-num">{h.rank}</span>'
             f'<span class="pq-title">{esc(h.title)}</span></div>'
             f'{_meta_line(h.section, h.page)}'
-            f'<div class="pq-ctx">{highlight_terms(text, terms)}</div>'
+            f'<div class="pq-ctx">{highlight_terms(text, terms, links)}</div>'
             f'{view_link(h.doc_id, h.start, h.end)}</div>')
 
 
@@ -158,8 +158,23 @@ def passage_context(text: str, start: int, end: int, width: int = 160) -> tuple[
 
 
 # -- search ------------------------------------------------------------------------------
-def highlight_terms(text: str, terms: Iterable[str]) -> str:
-    """Escaped text with every occurrence of the terms (longest first, any case) marked."""
+def lookup_link(term: str, inner: str | None = None) -> str:
+    """A link that sends `term` to the 术语 Lookup tab (the request rides in the fragment,
+    like `view_link`): #lookup/<term>."""
+    return (f'<a class="pq-lookup" href="#lookup/{quote(term, safe="")}" title="查术语 Look up “{esc(term)}”">'
+            f'{esc(term) if inner is None else inner}</a>')
+
+
+def parse_lookup_request(href: str) -> str | None:
+    """The inverse of `lookup_link`'s href (None when it is not one)."""
+    from urllib.parse import unquote
+    m = re.fullmatch(r"#?lookup/(.+)", (href or "").strip(), re.S)
+    return (unquote(m.group(1)).strip() or None) if m else None
+
+
+def highlight_terms(text: str, terms: Iterable[str], links: bool = False) -> str:
+    """Escaped text with every occurrence of the terms (longest first, any case) marked;
+    with `links`, each mark is also a link that looks the term up (`lookup_link`)."""
     words = sorted({t for t in terms if t and t.strip()}, key=len, reverse=True)
     if not words:
         return _lines(text)
@@ -167,7 +182,8 @@ def highlight_terms(text: str, terms: Iterable[str]) -> str:
     out, pos = [], 0
     for m in pattern.finditer(text):
         out.append(_lines(text[pos:m.start()]))
-        out.append(f'<mark class="pq-term">{_lines(m.group(0))}</mark>')
+        mark = f'<mark class="pq-term">{_lines(m.group(0))}</mark>'
+        out.append(lookup_link(m.group(0), mark) if links else mark)
         pos = m.end()
     out.append(_lines(text[pos:]))
     return "".join(out)
@@ -181,8 +197,94 @@ def hits_html(query: str, hits: list[Hit], terms: Iterable[str], filtered: bool 
                 f' No passages found for “{esc(query)}”.</div></div>')
     head = (f'<div class="pq-results-head">“{esc(query)}”：{len(hits)} 个段落 · {len(hits)} passages'
             + (f'<span class="pq-terms">匹配词 Terms: {esc(" ".join(terms))}</span>' if terms else "")
-            + "</div>")
-    return f'<div class="pq-results">{head}{"".join(passage_card(h, terms) for h in hits)}</div>'
+            + "</div>"
+            + ('<div class="pq-hint">点击高亮的词可在「术语 Lookup」页查看译法和出处。'
+               ' Click a highlighted term to look it up in the Lookup tab.</div>' if terms else ""))
+    cards = "".join(passage_card(h, terms, links=True) for h in hits)
+    return f'<div class="pq-results">{head}{cards}</div>'
+
+
+# -- term lookup ---------------------------------------------------------------------------
+_MATCH = {"exact": "完全匹配 exact", "variant": "变体 variant", "contains": "包含 contains"}
+
+
+def lookup_html(result: Mapping, max_passages: int = 30) -> str:
+    """A `LookupResult.to_dict()`: glossary entries (policy renderings), CC-CEDICT senses
+    (only when the glossary has no exact or variant match, clearly marked as general
+    dictionary senses), counts per document and the passages with each occurrence marked."""
+    term = result.get("term") or ""
+    entries = result.get("entries") or []
+    conc = result.get("concordance") or {}
+    parts = [f'<div class="pq-lookup-result"><div class="pq-results-head">术语 Term: <b>{esc(term)}</b>'
+             + (f' <span class="pq-terms">→ {esc(result["normalized"])}</span>'
+                if result.get("normalized") and result["normalized"] != term else "") + "</div>"]
+    # the glossary
+    parts.append('<div class="pq-h pq-h-glossary">政策术语表 Glossary</div>')
+    if entries:
+        for e in entries:
+            variants = [*e.get("zh_variants", []), *e.get("en_variants", [])]
+            parts.append(
+                '<div class="pq-card pq-entry">'
+                f'<div class="pq-card-head"><span class="pq-zh">{esc(e["zh"])}</span> — '
+                f'<span class="pq-en">{esc(e["en"])}</span>'
+                f'<span class="pq-badge">{esc(_MATCH.get(e.get("match", ""), e.get("match", "")))}</span></div>'
+                + (f'<div class="pq-meta">变体 Variants: {esc("；".join(variants))}</div>' if variants else "")
+                + f'<div class="pq-source">来源 Source: <b>{esc(e.get("source"))}</b> · {esc(e.get("note"))}</div>'
+                "</div>")
+    else:
+        parts.append('<div class="pq-empty">术语表中没有这个词。 Not in the policy glossary.</div>')
+    # the general dictionary, only without a glossary rendering
+    senses = result.get("dictionary") or []
+    if not result.get("glossary_found") and senses:
+        parts.append('<div class="pq-h pq-h-dict">通用词典 General dictionary（CC-CEDICT）'
+                     ' — 一般词义，并非政策文件的规范译法 general senses, not a policy rendering</div>'
+                     '<div class="pq-dict">')
+        for d in senses:
+            trad = f' 〔{esc(d["traditional"])}〕' if d.get("traditional") and d["traditional"] != d["headword"] else ""
+            part = (f' <span class="pq-meta">（{esc(d["part"])}）</span>'
+                    if d.get("part") and d["part"] not in (d["headword"], result.get("normalized")) else "")
+            parts.append(f'<div class="pq-sense"><b>{esc(d["headword"])}</b>{trad} '
+                         f'<span class="pq-pinyin">{esc(d.get("pinyin"))}</span>{part}: '
+                         f'{esc("; ".join(d.get("definitions") or []))}</div>')
+        parts.append("</div>")
+    # the concordance
+    total = int(conc.get("total") or 0)
+    docs = conc.get("documents") or []
+    forms = conc.get("forms") or []
+    parts.append(f'<div class="pq-h">出现次数 Occurrences: {total}'
+                 + (f'<span class="pq-terms">查找的写法 Forms: {esc(" · ".join(forms))}</span>' if forms else "")
+                 + "</div>")
+    if docs:
+        rows = "".join(f'<tr><td class="pq-col-title">{esc(d.get("title") or d["doc_id"])}'
+                       f'<div class="pq-docid">{esc(d["doc_id"])}</div></td>'
+                       f'<td class="pq-num-col">{int(d["count"])}</td></tr>' for d in docs)
+        parts.append('<table class="pq-library pq-counts"><thead><tr><th>文档 Document</th>'
+                     f'<th>次数 Occurrences</th></tr></thead><tbody>{rows}</tbody></table>')
+    else:
+        parts.append('<div class="pq-empty">文库中没有出现这个词。 The term does not occur in the library.</div>')
+    passages = (conc.get("passages") or [])[:max_passages]
+    if passages:
+        shown = conc.get("passages_total") or len(passages)
+        parts.append(f'<div class="pq-h">原文段落 Passages ({len(passages)}'
+                     + (f' / {shown}' if shown > len(passages) else "") + ")</div>")
+        for i, p in enumerate(passages, 1):
+            text, ms, me = p["text"], int(p["match_start"]), int(p["match_end"])
+            before, span, after = passage_context(text, ms, me)
+            ctx = (f'{"…" if before and ms - len(before) > 0 else ""}{highlight_terms(before, forms)}'
+                   f'<mark class="pq-occ">{_lines(span)}</mark>{highlight_terms(after, forms)}'
+                   f'{"…" if after and me + len(after) < len(text) else ""}')
+            more = int(p.get("occurrences") or 1)
+            parts.append(
+                '<div class="pq-card pq-hit pq-conc">'
+                f'<div class="pq-card-head"><span class="pq-num">{i}</span>'
+                f'<span class="pq-title">{esc(p.get("title"))}</span>'
+                + (f'<span class="pq-badge">本段 {more} 次 · {more}× here</span>' if more > 1 else "")
+                + "</div>"
+                f'{_meta_line(p.get("section") or "", p.get("page"))}'
+                f'<div class="pq-ctx">{ctx}</div>'
+                f'{view_link(p["doc_id"], int(p["start"]) + ms, int(p["start"]) + me)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
 
 
 def message_html(text: str, kind: str = "info") -> str:
@@ -311,4 +413,22 @@ table.pq-library th { font-weight: 600; background: var(--background-fill-second
 .pq-doc-meta { font-size: .85em; color: var(--body-text-color-subdued); margin-bottom: .6rem; }
 .pq-doc p { margin: 0 0 .6rem; }
 #pq-mark { scroll-margin: 80px; }
+mark.pq-occ { background: #ffe066; color: #1a1a1a; padding: 0 2px; border-radius: 2px; font-weight: 600; }
+a.pq-lookup { text-decoration: none !important; color: inherit !important; cursor: pointer; display: inline;
+  padding: 0 !important; margin: 0 !important; border: 0 !important; }
+a.pq-lookup:hover mark { text-decoration: underline; box-shadow: 0 0 0 1px #0b7285; }
+.pq-hint { font-size: .85em; color: var(--body-text-color-subdued); margin: -.25rem 0 .5rem; }
+.pq-zh { font-weight: 700; font-size: 1.05em; }
+.pq-en { font-weight: 600; color: #1c4f9c; }
+.pq-badge { margin-left: auto; font-size: .75em; padding: 0 .45em; border-radius: 999px;
+  border: 1px solid var(--border-color-primary); color: var(--body-text-color-subdued); }
+.pq-source { font-size: .85em; color: var(--body-text-color-subdued); margin-top: .2rem; }
+.pq-h-glossary { color: #1c4f9c; }
+.pq-h-dict { color: #b35c00; }
+.pq-h .pq-terms { font-weight: 400; }
+.pq-dict { border-left: 4px solid #f08c00; padding: .3rem .75rem; background: rgba(240,140,0,.06);
+  border-radius: 4px; }
+.pq-sense { margin: .2rem 0; }
+.pq-pinyin { font-size: .85em; color: var(--body-text-color-subdued); }
+table.pq-counts { max-width: 720px; }
 """

@@ -202,6 +202,34 @@ def test_search_ranks_passages_with_terms_highlighted(page):
     page.locator("#pq-mark").wait_for(state="visible")
 
 
+def test_lookup_tab_shows_the_rendering_and_marked_occurrences(page):
+    _tab(page, "术语 Lookup")
+    page.fill("#pq-term textarea, #pq-term input", "专精特新")
+    page.click("#pq-lookup-btn")
+    page.wait_for_selector("#pq-lookup-out .pq-entry")
+    out = page.locator("#pq-lookup-out")
+    assert "政策术语表 Glossary" in out.inner_text()
+    assert "specialized, refined, distinctive and innovative" in out.locator(".pq-entry .pq-en").first.inner_text()
+    assert "专精特新" in out.locator("mark.pq-occ").first.inner_text()
+    assert out.locator("table.pq-counts tbody tr").count() >= 1
+    _shot(page, "lookup")
+    out.locator("a.pq-view").first.click()
+    page.locator("#pq-mark").wait_for(state="visible")
+    assert "专精特新" in page.locator("#pq-mark").inner_text()
+    # a highlighted search term looks itself up in the Lookup tab
+    _tab(page, "检索 Search")
+    page.fill("#pq-query textarea, #pq-query input", "专精特新")
+    page.press("#pq-query textarea, #pq-query input", "Enter")
+    page.wait_for_selector("#pq-results a.pq-lookup")
+    term = page.locator("#pq-results a.pq-lookup").first.inner_text()
+    page.locator("#pq-results a.pq-lookup").first.click()
+    page.wait_for_function(
+        "t => { const b = document.querySelector('#pq-term textarea, #pq-term input');"
+        " const o = document.querySelector('#pq-lookup-out');"
+        " return b && b.value === t && o && o.offsetParent !== null && o.innerText.includes('Occurrences'); }",
+        arg=term)
+
+
 def test_upload_search_filter_and_remove(page, tmp_path):
     _tab(page, "文库 Library")
     page.wait_for_selector("#pq-library table")

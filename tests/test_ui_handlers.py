@@ -155,6 +155,73 @@ def test_search_errors_are_messages(svc, tmp_path, cache_dir):
     assert "还没有可用的索引" in ui.run_search(missing, "北京", [], 5)
 
 
+# -- term lookup ----------------------------------------------------------------------------------
+def _counts(out: str) -> list[int]:
+    table = re.search(r'<table class="pq-library pq-counts">.*?</table>', out).group(0)
+    return [int(n) for n in re.findall(r'<td class="pq-num-col">(\d+)</td>', table)]
+
+
+@pytest.mark.parametrize("term", ["专精特新", "專精特新"])
+def test_lookup_shows_the_glossary_entry_counts_and_marked_passages(svc, term):
+    out = ui.run_lookup(svc, term)
+    result = svc.lookup(term)
+    assert result.glossary_found
+    assert "政策术语表 Glossary" in out and "specialized, refined, distinctive and innovative" in out
+    assert "common-official-usage" in out and "SRDI" in out            # source and variants
+    assert "通用词典" not in out                                         # a glossary match: no dictionary senses
+    assert "文档 Document" in out and "次数 Occurrences" in out
+    total = result.concordance.total
+    assert total >= 1 and sum(_counts(out)) == total and f"Occurrences: {total}" in out
+    marks = re.findall(r'<mark class="pq-occ">(.*?)</mark>', out)
+    assert marks and all(m in render.esc(" ".join(result.concordance.forms)) for m in marks)
+    assert all("专精特新" in m for m in marks)          # the longest form found, e.g. 专精特新中小企业
+    # each passage opens the document at its occurrence, as in the Search tab
+    p = result.concordance.passages[0]
+    assert render.view_link(p.doc_id, p.start + p.match_start, p.start + p.match_end) in out
+    assert out.count(render.VIEW_LABEL) == len(result.concordance.passages)
+    assert "\n\n" not in out
+
+
+def test_lookup_english_term(svc):
+    out = ui.run_lookup(svc, "little giant")
+    assert "小巨人" in out and "little giant" in out.lower()
+    assert "政策术语表 Glossary" in out and "通用词典" not in out
+    assert re.search(r'<mark class="pq-occ">[^<]*小巨人', out)     # 专精特新“小巨人”企业
+    assert sum(_counts(out)) == svc.lookup("little giant").concordance.total
+
+
+def test_lookup_general_word_shows_the_dictionary_marked_as_such(svc):
+    word = "研究"
+    result = svc.lookup(word)
+    assert not result.glossary_found and result.dictionary
+    out = ui.run_lookup(svc, word)
+    assert "通用词典 General dictionary" in out and "not a policy rendering" in out
+    assert "research" in out
+    assert sum(_counts(out)) == result.concordance.total > 0
+
+
+def test_lookup_errors_are_messages(svc, tmp_path, cache_dir):
+    empty = ui.run_lookup(svc, "   ")
+    assert "pq-msg" in empty and "请输入" in empty and "Traceback" not in empty
+    bad = ui.run_lookup(svc, "？？！")
+    assert "pq-msg-error" in bad and "Please type" in bad
+    missing = _service(tmp_path / "none" / "index", cache_dir)
+    assert "还没有可用的索引" in ui.run_lookup(missing, "专精特新")
+
+
+def test_search_terms_link_to_the_lookup_tab(svc):
+    out = ui.run_search(svc, "专利授权量", [], 3)
+    href = re.search(r'<a class="pq-lookup" href="(#lookup/[^"]+)"[^>]*><mark class="pq-term">', out).group(1)
+    term = render.parse_lookup_request(href)
+    assert term and term in out
+    tabs, box, result = ui.lookup_request(svc, href)
+    assert tabs.selected == "lookup" and box == term
+    assert "出现次数 Occurrences" in result
+    assert render.parse_lookup_request(re.search(r'href="([^"]+)"', render.lookup_link("a/b <x>")).group(1)) \
+        == "a/b <x>"
+    assert render.parse_lookup_request("#view/a/1/2") is None
+
+
 # -- the document view -----------------------------------------------------------------------
 def test_view_in_document_marks_the_cited_sentence(svc):
     ans = svc.ask("2022年北京全年专利授权量是多少？").answer
