@@ -91,7 +91,7 @@ def source_card(c: Citation, msg_id: str, doc_text: str | None) -> str:
     else:
         before, span, after = "", c.text, ""
     ctx = (f'{"…" if before and not _starts_block(doc_text, c.start - len(before)) else ""}{_lines(before)}'
-           f'<mark class="pq-cited">{_lines(span)}</mark>{_lines(after)}'
+           f'<mark class="pq-cited">{_glossary_links(span)}</mark>{_lines(after)}'
            f'{"…" if after and doc_text and c.end + len(after) < len(doc_text) else ""}')
     return (f'<div class="pq-card" id="src-{msg_id}-{c.n}">'
             f'<div class="pq-card-head"><span class="pq-num">{c.n}</span>'
@@ -99,6 +99,18 @@ def source_card(c: Citation, msg_id: str, doc_text: str | None) -> str:
             f'{_meta_line(c.section, c.page)}'
             f'<div class="pq-ctx">{ctx}</div>'
             f'{view_link(c.doc_id, c.start, c.end)}</div>')
+
+
+def _glossary_links(text: str) -> str:
+    """Escaped text in which the glossary's Chinese terms link to the 术语 Lookup tab."""
+    from .glossary_use import entries_in_chinese
+    out, pos = [], 0
+    for start, end, _ in entries_in_chinese(text):
+        out.append(_lines(text[pos:start]))
+        out.append(lookup_link(text[start:end]))
+        pos = end
+    out.append(_lines(text[pos:]))
+    return "".join(out)
 
 
 def passage_card(h: Hit, terms: Iterable[str] = (), excerpt: int | None = None, links: bool = False) -> str:

@@ -310,7 +310,26 @@ def seed_dev(work: Path, cache_path: Path, cache: EmbeddingCache, limit: int | N
     def judge(q, results):
         return first_hit_rank((t for t, _ in results), q["evidence"])
     out = compare(a, answerable, judge, cache, (ranks, extra), axes)
-    return {"index": index_info, "questions": len(questions), "answerable": len(answerable), **out}
+    return {"index": index_info, "questions": len(questions), "answerable": len(answerable), **out,
+            "lookup_latency": lookup_latency(a)}
+
+
+def lookup_latency(a: Assistant) -> dict:
+    """`Assistant.lookup` over the terms of benchmarks/lookup.py (after one warm-up lookup)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from lookup import TERMS_EN, TERMS_ZH
+    a.lookup(TERMS_ZH[0])
+    a.lookup(TERMS_EN[0])
+    ms = []
+    for term in TERMS_ZH + TERMS_EN:
+        t = time.perf_counter()
+        a.lookup(term)
+        ms.append((time.perf_counter() - t) * 1000)
+    ms.sort()
+    result = {"terms": len(ms), "median_ms": round(ms[len(ms) // 2], 1),
+              "p95_ms": round(ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))], 1)}
+    log(f"  lookup latency: median {result['median_ms']} ms, p95 {result['p95_ms']} ms")
+    return result
 
 
 def cmrc2018(work: Path, cache_path: Path, cache: EmbeddingCache, limit: int | None,

@@ -463,3 +463,16 @@ def test_the_app_builds_without_an_index(tmp_path, cache_dir):
 
 def test_environment_keeps_gradio_offline():
     assert os.environ.get("GRADIO_ANALYTICS_ENABLED") == "False"
+
+
+def test_glossary_terms_in_cited_sentences_link_to_lookup():
+    from assistant import render
+    from assistant.types import Answer, Citation
+    doc = "前文。提出力争到“十四五”末，国家级专精特新“小巨人”企业达500家。后文。"
+    s = doc.index("提出")
+    e = doc.index("家。") + 2
+    c = Citation(1, "d", "标题", "一、章节", doc[s:e], s, e, None, 1.0)
+    html_ = render.answer_html(Answer("q", f"{doc[s:e]}[1]", True, "extractive", (c,)), "m1", {"d": doc})
+    assert 'class="pq-lookup"' in html_
+    assert render.parse_lookup_request(re.search(r'href="(#lookup/[^"]+)"', html_).group(1)) in (
+        "专精特新“小巨人”企业", "“十四五”")
