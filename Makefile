@@ -31,7 +31,7 @@ run: $(STAMP)
 	$(BIN)/python ui.py
 
 # Debian's Chromium and a Chinese font for the browser tests (playwright itself is a
-# test extra; `playwright install` is never used: no browser is downloaded).
+# test extra; playwright never downloads a browser of its own here).
 browser-deps:
 	@if [ -x /usr/bin/chromium ] && fc-list 2>/dev/null | grep -qi wenquanyi; then \
 		echo "browser-deps: /usr/bin/chromium and fonts-wqy-zenhei present"; \
