@@ -31,19 +31,12 @@ class Candidate:
     hit_rank: int          # 0 = from the best passage
     semantic: float
     lexical: float
+    section: str = ""      # heading path of the passage it was taken from
 
     @property
     def score(self) -> float:
         # Meaning dominates; shared terms break ties and rescue exact-number questions.
         return self.semantic + 0.15 * self.lexical - 0.01 * self.hit_rank
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """What the found/not-found decision looks at."""
-    top_dense: float       # cosine of the best passage
-    best_sentence: float   # best candidate sentence score
-    coverage: float        # share of the question's key terms in the best sentence
 
 
 def candidates(terms: list[KeyTerm], hits, docs, embed_texts, n_hits: int = 4,
@@ -71,7 +64,8 @@ def candidates(terms: list[KeyTerm], hits, docs, embed_texts, n_hits: int = 4,
     # matches first, then the order of the passages.
     order = sorted(range(len(raw)), key=lambda i: (-lex[i], raw[i][4], raw[i][1]))[:max_sentences]
     sims = _level_languages([raw[i][3] for i in order], list(embed_texts([raw[i][3] for i in order])))
-    out = [Candidate(raw[i][0], raw[i][1], raw[i][2], raw[i][3], raw[i][4], float(sim), lex[i])
+    out = [Candidate(raw[i][0], raw[i][1], raw[i][2], raw[i][3], raw[i][4], float(sim), lex[i],
+                     hits[raw[i][4]].section)
            for i, sim in zip(order, sims)]
     return sorted(out, key=lambda c: -c.score)
 

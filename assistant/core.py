@@ -43,7 +43,6 @@ class Assistant:
         self._cache_path = cache_path
         self._cache: EmbeddingCache | None = None
         self._lock = threading.Lock()
-        self.last_evidence: dict = {}   # what the last found decision saw (for calibration)
 
     @classmethod
     def open(cls, index_dir: str | Path, **kw) -> "Assistant":
@@ -125,12 +124,10 @@ class Assistant:
             return False
         t = self.thresholds
         best = max(cands, key=lambda c: c.semantic + 0.15 * c.lexical)
-        hit = next(h for h in hits if h.doc_id == best.doc_id and h.start <= best.start < h.end)
+        hit = hits[best.hit_rank]
         share, _ = coverage(terms, hit.text)
         # Names and numbers may stand in the passage's heading path or title ("基于北京的调研").
         _, names_ok = coverage(terms, "\n".join((hit.text, hit.section, hit.title)))
-        self.last_evidence = {"semantic": round(best.semantic, 4), "coverage": round(share, 3),
-                              "names_ok": names_ok}
         min_cov, min_sem = (t.min_coverage_zh, t.min_semantic_zh) if zh else (t.min_coverage_en, t.min_semantic_en)
         return names_ok and share >= min_cov and best.semantic >= min_sem
 
@@ -143,9 +140,4 @@ class Assistant:
 
     def _meta_of(self, c) -> tuple[str, str, int | None]:
         doc = self.data.docs[c.doc_id]
-        section = ""
-        for ch in self.data.chunks:            # the chunk holding the sentence gives its section
-            if ch.doc_id == c.doc_id and ch.start <= c.start < ch.end:
-                section = ch.section
-                break
-        return doc.metadata.get("title") or c.doc_id, section, doc.page_at(c.start)
+        return doc.metadata.get("title") or c.doc_id, c.section, doc.page_at(c.start)
