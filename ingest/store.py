@@ -143,8 +143,8 @@ def save(index_dir: str | Path, data: IndexData) -> Path:
     previous = (root / CURRENT).resolve().name if (root / CURRENT).is_symlink() else None
     gen = root / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = root / (".tmp-" + gen.name)
-    tmp.mkdir()
     try:
+        tmp.mkdir()
         _write_generation(tmp, data)
         os.rename(tmp, gen)
         link_tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"

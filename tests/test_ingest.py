@@ -425,8 +425,14 @@ def _embedded_at_least(log: Path, share: float):
     return ready
 
 
-def _writing(index_dir: Path):
-    return lambda: bool(list(index_dir.glob(".tmp-gen-*")))
+def _tmp_folders(index_dir: Path) -> set[str]:
+    return {p.name for p in index_dir.glob(".tmp-gen-*")}
+
+
+def _writing(index_dir: Path, already: set[str]):
+    # A new half-written folder: a busy machine can let an earlier SIGKILL land after the
+    # write began, and that run's stray folder must not count as this run's.
+    return lambda: bool(_tmp_folders(index_dir) - already)
 
 
 def test_interrupted_ingest_leaves_the_previous_index(built, tmp_path):
@@ -457,8 +463,9 @@ def test_interrupted_ingest_leaves_the_previous_index(built, tmp_path):
              (signal.SIGINT, "writing", None), (signal.SIGKILL, "writing", None)]
     for n, (sig, phase, share) in enumerate(steps):
         log = tmp_path / f"run{n}.log"
+        strays = _tmp_folders(index_dir)
         proc = _start(folder, index_dir, cache, log)
-        ready = _embedded_at_least(log, share) if phase == "embedding" else _writing(index_dir)
+        ready = _embedded_at_least(log, share) if phase == "embedding" else _writing(index_dir, strays)
         _wait_until(proc, log, ready, f"{phase} in run {n}")
         proc.send_signal(sig)
         proc.communicate(timeout=60)
@@ -466,7 +473,7 @@ def test_interrupted_ingest_leaves_the_previous_index(built, tmp_path):
         if sig == signal.SIGINT:
             assert proc.returncode == 130, (what, log.read_text()[-1000:])
             assert "interrupted; the index is unchanged" in log.read_text()
-            assert not list(index_dir.glob(".tmp-gen-*")), what    # its half-written folder is gone
+            assert _tmp_folders(index_dir) == strays, what    # its half-written folder is gone
         else:
             assert proc.returncode == -signal.SIGKILL
         unchanged(what)
