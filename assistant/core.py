@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -17,6 +18,16 @@ from .evidence import coverage, key_terms
 from .normalize import is_chinese, normalize_query
 from .retrieve import FusionConfig, Retriever
 from .types import Answer, Document, Hit
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What retrieval found for a question, and whether it answers it."""
+    question: str                 # as asked
+    query: str                    # normalised
+    hits: list[Hit]
+    candidates: list              # answer.Candidate, best first
+    found: bool
 
 
 @dataclass(frozen=True)
@@ -101,21 +112,54 @@ class Assistant:
         return lookup_all(term, self.data)
 
     # -- answers -------------------------------------------------------------------
-    def ask(self, question: str, k: int = 5) -> Answer:
-        """An extractive answer citing exact sentence spans, or found=False with related passages."""
+    def ask(self, question: str, k: int = 5, *, mode: str = "extractive", llm=None,
+            history: Sequence[tuple[str, str]] = ()) -> Answer:
+        """An answer citing exact sentence spans, or found=False with related passages.
+
+        mode "extractive" quotes the best sentences; "llm" has the model at `llm` (an
+        `LLMConfig` or `LLMClient`) write it from the retrieved passages, checks every
+        citation, and falls back to the extractive answer, with a notice, when the model
+        fails. `history` ((question, answer text), oldest first) lets "llm" mode resolve
+        follow-up questions."""
+        answer = None
+        for item in self.ask_stream(question, k, mode=mode, llm=llm, history=history):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def ask_stream(self, question: str, k: int = 5, *, mode: str = "extractive", llm=None,
+                   history: Sequence[tuple[str, str]] = ()) -> Iterator[str | Answer]:
+        """Like `ask`, but yields the model's text as it arrives (str deltas; a draft whose
+        citations are not yet checked) and ends with the final `Answer`, which replaces it."""
+        if mode not in ("extractive", "llm"):
+            raise ValueError(f"unknown answer mode {mode!r}; use 'extractive' or 'llm'")
+        if mode == "extractive":
+            yield self._extractive(self.evidence(question, k))
+            return
+        from .llm_answer import answer_with_llm
+        yield from answer_with_llm(self, question, llm, history, k)
+
+    def evidence(self, question: str, k: int = 5) -> Evidence:
+        """Retrieval plus the scored sentences and the found decision, shared by both modes."""
         q = normalize_query(question)
         qv = self.embedder.embed_query(q)
-        scored = self.retriever.search(q, max(k, 5), query_vector=qv)
-        hits = self._hits(scored)
+        hits = self._hits(self.retriever.search(q, max(k, 5), query_vector=qv))
         if not hits:
-            return Answer(question, extractive.not_found_text(q), False, "extractive")
+            return Evidence(question, q, hits, [], False)
         terms = key_terms(q, is_chinese(q), self.retriever.doc_freq())
         cands = extractive.candidates(terms, hits, self.data.docs, lambda texts: self._sentence_sims(texts, qv))
-        if not self._found(terms, hits, cands, is_chinese(q)):
-            return Answer(question, extractive.not_found_text(q), False, "extractive", related=tuple(hits[:3]))
-        chosen = extractive.select(cands)
-        text, citations = extractive.compose(q, chosen, self._meta_of)
-        return Answer(question, text, True, "extractive", tuple(citations))
+        return Evidence(question, q, hits, cands, self._found(terms, hits, cands, is_chinese(q)))
+
+    def _extractive(self, ev: Evidence, *, question: str | None = None, notice: str = "",
+                    standalone: str = "") -> Answer:
+        question = ev.question if question is None else question
+        if not ev.found:
+            return Answer(question, extractive.not_found_text(ev.query), False, "extractive",
+                          related=tuple(ev.hits[:3]), notice=notice, standalone=standalone)
+        text, citations = extractive.compose(ev.query, extractive.select(ev.candidates), self._meta_of)
+        return Answer(question, text, True, "extractive", tuple(citations), notice=notice,
+                      standalone=standalone)
 
     def _found(self, terms, hits, cands, zh: bool) -> bool:
         """Evidence is strong enough: the best sentence is close in meaning, and its passage
@@ -132,11 +176,15 @@ class Assistant:
         return names_ok and share >= min_cov and best.semantic >= min_sem
 
     def _sentence_sims(self, texts: list[str], qv: np.ndarray) -> list[float]:
+        return list(self.embed_passages(texts) @ qv)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors of passages or sentences, through the embedding cache."""
         with self._lock:
             if self._cache is None:
                 self._cache = EmbeddingCache(self._cache_path or default_cache_path())
         vecs, _ = embed_cached(self.embedder, texts, self._cache)
-        return list(vecs @ qv)
+        return vecs
 
     def _meta_of(self, c) -> tuple[str, str, int | None]:
         doc = self.data.docs[c.doc_id]

@@ -39,11 +39,32 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class Flag:
+    """A problem the citation check found in an answer sentence (`text[start:end]`).
+
+    kind: "unsupported" (its cited sources do not back it), "uncited" (no source does),
+    "number" (a number in no cited source), "removed_citation" (a [n] naming no source,
+    or one that did not back the sentence, was taken out)."""
+    kind: str
+    sentence: str
+    start: int
+    end: int
+    detail: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer; every `[n]` in `text` is `citations[n-1]`.
 
     When `found` is false the text says the documents do not answer the question and
-    `related` lists the closest passages anyway.
+    `related` lists the closest passages anyway. `mode` names what wrote the text
+    ("extractive" or "llm"); `notice` says why it differs from what was asked for (the
+    model failed, so the extractive answer is shown). `flags` are the LLM answer's
+    sentences that the citation check could not verify; `standalone` is the question as
+    rewritten from the conversation, when it was.
     """
     question: str
     text: str
@@ -52,11 +73,14 @@ class Answer:
     citations: tuple[Citation, ...] = ()
     related: tuple[Hit, ...] = ()
     notice: str = ""
+    flags: tuple[Flag, ...] = ()
+    standalone: str = ""
 
     def to_dict(self) -> dict:
         return {"question": self.question, "text": self.text, "found": self.found, "mode": self.mode,
                 "citations": [c.to_dict() for c in self.citations],
-                "related": [h.to_dict() for h in self.related], "notice": self.notice}
+                "related": [h.to_dict() for h in self.related], "notice": self.notice,
+                "flags": [f.to_dict() for f in self.flags], "standalone": self.standalone}
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,115 @@
+"""LLM mode: rewrite a follow-up, ask the model over numbered sources, check its citations.
+
+The found decision is the extractive one: with no relevant passage the model is not
+asked. Any failure of the model (unreachable, error status, timeout, malformed or empty
+output, the wrong language twice) gives the extractive answer with a notice saying what
+failed. One deadline, the configured timeout, covers every call made for one question.
+"""
+from __future__ import annotations
+
+import re
+import time
+from typing import Iterator, Sequence
+
+from .llm import LLMClient, LLMConfig, LLMError
+from .normalize import is_chinese
+from .prompt import Source, answer_messages, language_retry, rewrite_messages
+from .types import Answer
+from .verify import SourcePassage, Verifier, _NO_ANSWER
+
+N_SOURCES = 5
+
+
+def answer_with_llm(assistant, question: str, llm, history: Sequence[tuple[str, str]] = (),
+                    k: int = N_SOURCES) -> Iterator[str | Answer]:
+    zh = is_chinese(question)
+    try:
+        client = llm if isinstance(llm, LLMClient) else LLMClient(llm or LLMConfig())
+    except LLMError as e:
+        yield assistant._extractive(assistant.evidence(question, k), notice=_notice(e))
+        return
+    deadline = time.monotonic() + client.config.timeout
+    standalone = ""
+    if history:
+        try:
+            standalone = _rewrite(client, history, question, deadline)
+        except LLMError:
+            standalone = ""        # answer the question as asked; the answer call reports failures
+    query = standalone or question
+    ev = assistant.evidence(query, k)
+    if not ev.found:
+        note = ("未调用大模型：已载入的文件中没有相关内容。 "
+                "The model was not asked: nothing relevant was found in the loaded documents.")
+        yield assistant._extractive(ev, question=question, notice=note, standalone=standalone)
+        return
+    hits = ev.hits[:max(1, min(k, N_SOURCES))]
+    messages = answer_messages(query, [Source(i, h.title, h.section, h.page, h.text)
+                                       for i, h in enumerate(hits, 1)], zh)
+    try:
+        parts = []
+        for delta in client.stream(messages, timeout=_left(deadline, client)):
+            parts.append(delta)
+            yield delta
+        draft = "".join(parts).strip()
+        if _wrong_language(draft, zh):
+            draft = client.complete(language_retry(messages, draft, zh), timeout=_left(deadline, client))
+            if _wrong_language(draft, zh):
+                raise LLMError("language", "the model answered in Chinese, not English" if not zh else
+                               "the model answered in English, not Chinese")
+    except LLMError as e:
+        yield assistant._extractive(ev, question=question, notice=_notice(e), standalone=standalone)
+        return
+    yield _checked(assistant, question, standalone, draft, hits, ev)
+
+
+def _checked(assistant, question: str, standalone: str, draft: str, hits, ev) -> Answer:
+    docs = assistant.data.docs
+    sources = [SourcePassage(i, h.doc_id, h.title, h.section, h.start, h.end, docs[h.doc_id].text,
+                             docs[h.doc_id].page_at) for i, h in enumerate(hits, 1)]
+    verifier = Verifier(assistant.embedder.embed_query, assistant.embed_passages,
+                        assistant.retriever.doc_freq())
+    checked = verifier.check(draft, sources)
+    # The model said the sources do not answer: report it as not found, with the passages.
+    declined = not checked.citations and bool(_NO_ANSWER.search(checked.text))
+    return Answer(question, checked.text, not declined, "llm", checked.citations,
+                  related=tuple(ev.hits[:3]) if declined else (), flags=checked.flags,
+                  standalone=standalone)
+
+
+def _rewrite(client: LLMClient, history, question: str, deadline: float) -> str:
+    """The follow-up as a stand-alone question ("" when it needs no rewriting)."""
+    text = client.complete(rewrite_messages(list(history), question),
+                           timeout=min(_left(deadline, client), 20.0))
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = re.sub(r"^(?:rewritten question|问题)\s*[:：]\s*", "", line, flags=re.I).strip().strip('"“”')
+    if not line or len(line) > 4 * len(question) + 200 or line == question.strip():
+        return ""
+    return line
+
+
+def _left(deadline: float, client: LLMClient) -> float:
+    left = deadline - time.monotonic()
+    if left <= 0.05:
+        raise LLMError("timeout", f"the model did not finish within {client.config.timeout:g} s "
+                                  f"({client.config.describe()})")
+    return left
+
+
+def _wrong_language(text: str, zh: bool) -> bool:
+    body = re.sub(r"\[\d+\]|[（(][^)）]*[)）]", "", text)      # bracketed originals do not count
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", body))
+    latin = len(re.findall(r"[A-Za-z]", body)) / 4             # ~ letters per word vs one character
+    if cjk + latin < 4:
+        return False
+    return (cjk / (cjk + latin) < 0.3) if zh else (cjk / (cjk + latin) > 0.5)
+
+
+def _notice(e: LLMError) -> str:
+    what = {"unreachable": ("无法连接大模型服务", "the LLM endpoint cannot be reached"),
+            "timeout": ("大模型响应超时", "the LLM timed out"),
+            "status": ("大模型服务返回错误", "the LLM endpoint returned an error"),
+            "malformed": ("大模型返回内容无法解析", "the LLM's reply could not be read"),
+            "empty": ("大模型没有返回内容", "the LLM returned nothing"),
+            "language": ("大模型未按要求的语言回答", "the LLM answered in the wrong language"),
+            "config": ("未配置大模型", "no LLM is configured")}.get(e.kind, ("大模型出错", "the LLM failed"))
+    return f"{what[0]}，以下为摘录式回答。 {what[1][0].upper() + what[1][1:]}; showing the extractive answer. ({e})"
