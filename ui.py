@@ -23,6 +23,7 @@ import gradio as gr  # noqa: E402
 
 from assistant import render  # noqa: E402
 from assistant.app_service import AppService  # noqa: E402
+from assistant.llm import LLMConfig  # noqa: E402
 from ingest.errors import BadQuery, IndexBusy, IndexMismatch, IndexNotFound, PolicyQAError  # noqa: E402
 
 log = logging.getLogger("policyqa.ui")
@@ -108,27 +109,56 @@ def _fail(e: BaseException) -> gr.Error:
 
 
 # -- handlers (the functions behind the widgets; tests call them directly) -----------------
-def chat_reply(svc: AppService, message: str, history: list | None):
-    """Answer one message on its own (the history is only shown, never used), streaming it."""
-    history = list(history or [])
+MODES = {"摘录 Extractive": "extractive", "大模型 LLM": "llm"}
+
+
+def session_llm(svc: AppService, base_url: str = "", model: str = "", api_key: str = "",
+                timeout: float | None = None) -> LLMConfig:
+    """The LLM settings of one browser session over the server's defaults. The server's API
+    key only goes to the server's own endpoint, never to one typed into the page."""
+    base = svc.llm
+    url = (base_url or "").strip() or base.base_url
+    key = (api_key or "").strip() or (base.api_key if url == base.base_url else "")
+    return LLMConfig(url, (model or "").strip() or base.model, key, float(timeout or base.timeout),
+                     base.connect_timeout, base.max_tokens, base.temperature)
+
+
+def chat_reply(svc: AppService, message: str, history: list | None, mode: str = "extractive",
+               llm: LLMConfig | None = None, turns: list | None = None):
+    """Answer one message, streaming it. Yields (chat, question box, turns); `turns` holds the
+    (question, answer text) pairs that LLM mode uses to resolve follow-up questions."""
+    history, turns = list(history or []), list(turns or [])
+    mode = MODES.get(mode, mode)
     q = (message or "").strip()
     if not q:
-        yield history, ""
+        yield history, "", turns
         return
     user = {"role": "user", "content": render.user_html(q)}
-    yield history + [user, {"role": "assistant", "content": render.pending_html()}], ""
+
+    def show(content: str):
+        return history + [user, {"role": "assistant", "content": content}], "", turns
+
+    yield show(render.pending_html())
+    got, draft, shown = None, "", 0.0
     try:
-        got = svc.ask(q)
+        for item in svc.ask_stream(q, mode=mode, llm=llm, history=turns if mode == "llm" else ()):
+            if isinstance(item, str):
+                draft += item
+                if time.monotonic() - shown >= STEP_SECONDS:     # not one page update per token
+                    shown = time.monotonic()
+                    yield show(render.draft_html(draft))
+            else:
+                got = item
     except Exception as e:          # noqa: BLE001 - every failure becomes a message in the chat
-        yield history + [user, {"role": "assistant", "content": render.error_html(describe(e))}], ""
+        yield show(render.error_html(describe(e)))
         return
     ans, msg_id = got.answer, uuid.uuid4().hex[:8]
-    steps = render.stream_steps(ans.text)
-    for prefix in steps[:-1]:
-        yield history + [user, {"role": "assistant",
-                                "content": render.streaming_html(prefix, msg_id, len(ans.citations))}], ""
-        time.sleep(STEP_SECONDS)
-    yield history + [user, {"role": "assistant", "content": render.answer_html(ans, msg_id, got.texts)}], ""
+    turns = (turns + [(q, ans.text)])[-10:]
+    if not draft:                   # extractive answers appear sentence by sentence too
+        for prefix in render.stream_steps(ans.text)[:-1]:
+            yield show(render.streaming_html(prefix, msg_id, len(ans.citations)))
+            time.sleep(STEP_SECONDS)
+    yield show(render.answer_html(ans, msg_id, got.texts))
 
 
 def pick_example(evt: gr.SelectData) -> str:
@@ -240,7 +270,27 @@ def build(svc: AppService) -> gr.Blocks:
                     msg = gr.Textbox(placeholder="输入问题，按回车发送 · Type a question and press Enter",
                                      show_label=False, scale=8, elem_id="pq-question", max_lines=4)
                     send = gr.Button("发送 Send", variant="primary", scale=1, min_width=100)
-                clear = gr.Button("清空对话 Clear chat", size="sm", variant="secondary")
+                with gr.Row():
+                    mode = gr.Radio(list(MODES), value="大模型 LLM" if svc.llm.configured else "摘录 Extractive",
+                                    label="回答方式 Answer mode", scale=3, elem_id="pq-mode",
+                                    info="摘录：直接引用原文句子；大模型：由大模型撰写并逐句核对引用。 "
+                                         "Extractive quotes the source sentences; LLM writes the answer, every citation checked.")
+                    clear = gr.Button("清空对话 Clear chat", size="sm", variant="secondary", scale=1)
+                with gr.Accordion("大模型设置 LLM settings", open=False, elem_id="pq-llm-settings"):
+                    gr.Markdown("任何兼容 OpenAI 接口的服务（Ollama、vLLM、llama.cpp、DeepSeek、通义千问）。"
+                                " Any OpenAI-compatible endpoint. Empty fields use the server's settings"
+                                " ($POLICYQA_LLM_*); these apply to this browser session only.")
+                    with gr.Row():
+                        llm_url = gr.Textbox(label="接口地址 Base URL", value=svc.llm.base_url, scale=3,
+                                             placeholder="http://localhost:11434/v1", elem_id="pq-llm-url")
+                        llm_model = gr.Textbox(label="模型 Model", value=svc.llm.model, scale=2,
+                                               placeholder="qwen2.5:7b", elem_id="pq-llm-model")
+                    with gr.Row():
+                        llm_key = gr.Textbox(label="API 密钥 API key（可选 optional）", type="password", scale=3,
+                                             placeholder="留空则使用服务器设置 empty: the server's", elem_id="pq-llm-key")
+                        llm_timeout = gr.Number(label="超时（秒） Timeout (s)", value=svc.llm.timeout, minimum=1,
+                                                maximum=600, scale=2, elem_id="pq-llm-timeout")
+                turns = gr.State([])
             with gr.Tab("检索 Search", id="search") as search_tab:
                 with gr.Row():
                     query = gr.Textbox(label="查找原文段落 Find source passages", scale=5, elem_id="pq-query",
@@ -280,17 +330,20 @@ def build(svc: AppService) -> gr.Blocks:
         lookup_req = gr.Textbox(visible="hidden", elem_id="pq-lookup-req")
         lookup_req_btn = gr.Button("lookup", visible="hidden", elem_id="pq-lookup-req-btn")
 
-        def _chat(message, history):
-            yield from chat_reply(svc, message, history)
+        def _chat(message, history, mode_label, url, model, key, timeout, past):
+            llm = session_llm(svc, url, model, key, timeout)
+            yield from chat_reply(svc, message, history, mode_label, llm, past)
 
         def _upload(paths, progress=gr.Progress(track_tqdm=True)):
             return upload_files(svc, paths, progress)
 
         lib_outputs = [library, to_remove, doc_filter]
-        msg.submit(_chat, [msg, chatbot], [chatbot, msg])
-        send.click(_chat, [msg, chatbot], [chatbot, msg])
-        chatbot.example_select(pick_example, None, msg).then(_chat, [msg, chatbot], [chatbot, msg])
-        clear.click(lambda: ([], ""), None, [chatbot, msg], queue=False)
+        chat_in = [msg, chatbot, mode, llm_url, llm_model, llm_key, llm_timeout, turns]
+        chat_out = [chatbot, msg, turns]
+        msg.submit(_chat, chat_in, chat_out)
+        send.click(_chat, chat_in, chat_out)
+        chatbot.example_select(pick_example, None, msg).then(_chat, chat_in, chat_out)
+        clear.click(lambda: ([], "", []), None, [chatbot, msg, turns], queue=False)
         for trigger in (query.submit, search_btn.click):
             trigger(lambda q, d, n: run_search(svc, q, d, n), [query, doc_filter, k], results)
         for trigger in (term_box.submit, lookup_btn.click):

@@ -16,11 +16,12 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from ingest.errors import IndexNotFound, PolicyQAError, UploadRejected
 from ingest.settings import Settings
 
+from .llm import LLMConfig
 from .types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
@@ -96,8 +97,10 @@ class AppService:
     """The web app's one entry into the library. Thread-safe."""
 
     def __init__(self, index_dir: str | Path, *, settings: Settings | None = None,
-                 limits: UploadLimits | None = None, upload_dir: str | Path | None = None):
+                 limits: UploadLimits | None = None, upload_dir: str | Path | None = None,
+                 llm: LLMConfig | None = None):
         self.settings = settings or Settings()
+        self.llm = llm or LLMConfig()            # the default LLM settings; a session may override them
         self.index_dir = Path(index_dir)
         self.upload_dir = Path(upload_dir) if upload_dir else self.index_dir.parent / "uploads"
         self.limits = limits or UploadLimits()
@@ -109,7 +112,8 @@ class AppService:
     @classmethod
     def from_env(cls, index_dir: str | Path | None = None) -> "AppService":
         settings = Settings.from_env()
-        return cls(index_dir or settings.index_dir, settings=settings, limits=UploadLimits.from_env())
+        return cls(index_dir or settings.index_dir, settings=settings, limits=UploadLimits.from_env(),
+                   llm=LLMConfig.from_env())
 
     @property
     def cache_path(self) -> Path | None:
@@ -176,11 +180,25 @@ class AppService:
         return path is not None and self._current_target() != str(path)
 
     # -- reading ---------------------------------------------------------------------
-    def ask(self, question: str) -> Answered:
+    def ask(self, question: str, mode: str = "extractive", llm=None, history=()) -> Answered:
+        out = None
+        for item in self.ask_stream(question, mode, llm, history):
+            out = item
+        return out
+
+    def ask_stream(self, question: str, mode: str = "extractive", llm=None,
+                   history=()) -> Iterator[str | Answered]:
+        """The model's draft as it streams (str deltas, LLM mode), then the `Answered`.
+        `llm` is an `LLMConfig` (default: the environment's)."""
         a = self.assistant()
-        ans = a.ask(question)
-        ids = {c.doc_id for c in ans.citations} | {h.doc_id for h in ans.related}
-        return Answered(ans, {d: a.document(d).text for d in ids})
+        if mode == "llm" and llm is None:
+            llm = self.llm
+        for item in a.ask_stream(question, mode=mode, llm=llm, history=history):
+            if isinstance(item, Answer):
+                ids = {c.doc_id for c in item.citations} | {h.doc_id for h in item.related}
+                yield Answered(item, {d: a.document(d).text for d in ids})
+            else:
+                yield item
 
     def search(self, query: str, k: int = 10, doc_ids: Iterable[str] | None = None) -> Found:
         a = self.assistant()

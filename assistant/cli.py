@@ -46,7 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = cmd("ask", "answer a question with cited sentences")
     sp.add_argument("question")
-    sp.add_argument("--mode", choices=["extractive", "llm"], default="extractive")
+    sp.add_argument("--mode", choices=["extractive", "llm"], default="extractive",
+                    help="extractive (default): quote the source sentences; llm: the model at "
+                         "$POLICYQA_LLM_BASE_URL writes the answer, every citation checked")
+    sp.add_argument("--llm-base-url", metavar="URL",
+                    help="OpenAI-compatible endpoint, e.g. http://localhost:11434/v1 (default $POLICYQA_LLM_BASE_URL)")
+    sp.add_argument("--llm-model", metavar="NAME", help="model name (default $POLICYQA_LLM_MODEL)")
+    sp.add_argument("--llm-timeout", metavar="S", type=float,
+                    help="seconds for the whole answer (default $POLICYQA_LLM_TIMEOUT or 60); "
+                         "the API key is read from $POLICYQA_LLM_API_KEY only, never from the command line")
     sp.add_argument("--json", action="store_true")
 
     sp = cmd("eval", "evaluate retrieval and answers on a JSONL question file")
@@ -145,15 +153,36 @@ def _search(args, settings, index_dir: Path) -> int:
 
 
 def _ask(args, settings, index_dir: Path) -> int:
+    from assistant.llm import LLMConfig
+    from assistant.types import Answer
     assistant = _open(index_dir)
-    if args.mode == "llm":
-        print("policyqa: --mode llm is not available in this version; answering extractively",
-              file=sys.stderr)
-    ans = assistant.ask(args.question)
+    llm = LLMConfig.from_env().with_(base_url=args.llm_base_url, model=args.llm_model, timeout=args.llm_timeout)
+    # Stream the model's draft only to a terminal; a pipe or --json gets the checked answer alone.
+    live = args.mode == "llm" and not args.json and sys.stdout.isatty()
+    draft, ans = [], None
+    for item in assistant.ask_stream(args.question, mode=args.mode, llm=llm):
+        if isinstance(item, Answer):
+            ans = item
+        elif live:
+            draft.append(item)
+            print(item, end="", flush=True)
     if args.json:
         print(json.dumps(ans.to_dict(), ensure_ascii=False))
         return EXIT_OK
-    print(ans.text)
+    if ans.notice:
+        print(("\n\n" if draft else "") + f"note: {ans.notice}", file=sys.stderr)
+    if not draft:
+        print(ans.text)
+    elif "".join(draft).strip() != ans.text:
+        print("\n\nChecked answer (citations point at the supporting sentences):" if ans.mode == "llm"
+              else "\n\nExtractive answer:")
+        print(ans.text)
+    else:
+        print()
+    if ans.flags:
+        print("\nNot verified against the sources:")
+        for f in ans.flags:
+            print(f"  ! {f.sentence}\n      {f.detail}")
     if ans.citations:
         print("\nSources:")
         for c in ans.citations:

@@ -90,6 +90,7 @@ class LLMClient:
     def stream(self, messages: list[dict], timeout: float | None = None) -> Iterator[str]:
         """Text deltas of the reply to `messages` ([{"role", "content"}]); LLMError on any
         failure, at the latest `timeout` seconds (default: the configured one) after the call."""
+        self._client()          # imports take seconds on a cold start: not on the model's clock
         deadline = time.monotonic() + (timeout or self.config.timeout)
         q: queue.Queue = queue.Queue()
         stop = threading.Event()

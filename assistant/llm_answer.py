@@ -3,7 +3,8 @@
 The found decision is the extractive one: with no relevant passage the model is not
 asked. Any failure of the model (unreachable, error status, timeout, malformed or empty
 output, the wrong language twice) gives the extractive answer with a notice saying what
-failed. One deadline, the configured timeout, covers every call made for one question.
+failed. The configured timeout bounds the answer (stream and language retry together)
+and, separately, the rewriting of a follow-up (at most 20 s of it).
 """
 from __future__ import annotations
 
@@ -28,11 +29,11 @@ def answer_with_llm(assistant, question: str, llm, history: Sequence[tuple[str, 
     except LLMError as e:
         yield assistant._extractive(assistant.evidence(question, k), notice=_notice(e))
         return
-    deadline = time.monotonic() + client.config.timeout
+    client._client()               # built (imports and all) before the model's clock starts
     standalone = ""
     if history:
         try:
-            standalone = _rewrite(client, history, question, deadline)
+            standalone = _rewrite(client, history, question, time.monotonic() + client.config.timeout)
         except LLMError:
             standalone = ""        # answer the question as asked; the answer call reports failures
     query = standalone or question
@@ -45,6 +46,7 @@ def answer_with_llm(assistant, question: str, llm, history: Sequence[tuple[str, 
     hits = ev.hits[:max(1, min(k, N_SOURCES))]
     messages = answer_messages(query, [Source(i, h.title, h.section, h.page, h.text)
                                        for i, h in enumerate(hits, 1)], zh)
+    deadline = time.monotonic() + client.config.timeout     # the answer and its one retry
     try:
         parts = []
         for delta in client.stream(messages, timeout=_left(deadline, client)):

@@ -49,14 +49,34 @@ def stream_steps(text: str) -> list[str]:
     return steps + [text]
 
 
-def answer_text_html(text: str, msg_id: str, n_citations: int) -> str:
-    """The answer text with each valid `[n]` a link to source card n of message `msg_id`."""
+def answer_text_html(text: str, msg_id: str, n_citations: int, flags=()) -> str:
+    """The answer text with each valid `[n]` a link to source card n of message `msg_id`,
+    and the sentences the citation check could not verify marked."""
     def link(m: re.Match) -> str:
         n = int(m.group(1))
         if not 1 <= n <= n_citations:
             return m.group(0)
         return f'<a class="pq-cite" href="#src-{msg_id}-{n}" title="出处 Source {n}">[{n}]</a>'
-    return f'<div class="pq-text">{_CITE.sub(link, _lines(text))}</div>'
+
+    def part(t: str) -> str:
+        return _CITE.sub(link, _lines(t))
+
+    marked = sorted({(f.start, f.end) for f in flags if f.kind in _CLAIM_FLAGS and 0 <= f.start < f.end <= len(text)})
+    out, pos = [], 0
+    for a, b in marked:
+        if a < pos:
+            continue
+        out.append(part(text[pos:a]))
+        out.append(f'<span class="pq-unverified">{part(text[a:b])}<sup class="pq-warn">⚠</sup></span>')
+        pos = b
+    out.append(part(text[pos:]))
+    return f'<div class="pq-text">{"".join(out)}</div>'
+
+
+_CLAIM_FLAGS = {"unsupported", "uncited", "number"}
+_FLAG_LABEL = {"unsupported": "所引来源不支持 Not supported by its source",
+               "uncited": "未注明出处 No source", "number": "数字未见于来源 Number not in the sources",
+               "removed_citation": "已删除无效引用 Invalid citation removed"}
 
 
 def streaming_html(prefix: str, msg_id: str, n_citations: int) -> str:
@@ -64,11 +84,28 @@ def streaming_html(prefix: str, msg_id: str, n_citations: int) -> str:
             f'{answer_text_html(prefix, msg_id, n_citations)}</div>')
 
 
+def draft_html(draft: str) -> str:
+    """A model's answer while it streams: its citations are not checked yet, so not linked."""
+    return (f'<div class="pq-answer pq-streaming"><div class="pq-text">{_lines(draft)}</div>'
+            '<div class="pq-pending">正在生成，引用将在完成后核对… Writing; citations are checked when it is done…</div></div>')
+
+
 def answer_html(answer: Answer, msg_id: str, texts: Mapping[str, str]) -> str:
     """The complete answer: text, then numbered source cards (found) or related passages."""
     found = "pq-found" if answer.found else "pq-not-found"
-    parts = [f'<div class="pq-answer {found}" id="ans-{msg_id}">',
-             answer_text_html(answer.text, msg_id, len(answer.citations))]
+    parts = [f'<div class="pq-answer {found}" id="ans-{msg_id}">']
+    if answer.notice:        # first: it says what kind of answer follows (e.g. the model failed)
+        parts.append(f'<div class="pq-notice">{_lines(answer.notice)}</div>')
+    if answer.mode == "llm":
+        parts.append('<div class="pq-mode">大模型撰写 · 引用已逐句核对 Written by the LLM · every citation checked</div>')
+    parts.append(answer_text_html(answer.text, msg_id, len(answer.citations), answer.flags))
+    if answer.standalone:
+        parts.append(f'<div class="pq-meta">按上下文理解为 Understood as: {esc(answer.standalone)}</div>')
+    if answer.flags:
+        parts.append('<div class="pq-h pq-h-flags">未经核实 Not verified against the sources</div><ul class="pq-flags">')
+        parts.extend(f'<li><b>{esc(_FLAG_LABEL.get(f.kind, f.kind))}</b>: {esc(f.sentence)} '
+                     f'<span class="pq-meta">({esc(f.detail)})</span></li>' for f in answer.flags)
+        parts.append("</ul>")
     if answer.citations:
         parts.append('<div class="pq-h">出处 Sources</div>')
         parts.extend(source_card(c, msg_id, texts.get(c.doc_id)) for c in answer.citations)
@@ -78,8 +115,6 @@ def answer_html(answer: Answer, msg_id: str, texts: Mapping[str, str]) -> str:
         parts.append('<div class="pq-related">')
         parts.extend(passage_card(h, excerpt=260) for h in answer.related)
         parts.append("</div>")
-    if answer.notice:
-        parts.append(f'<div class="pq-notice">{_lines(answer.notice)}</div>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -392,6 +427,13 @@ CSS = """
 .pq-msg-ok { border-left: 4px solid #2f9e44; }
 .pq-msg-warn { border-left: 4px solid #f08c00; }
 .pq-text { line-height: 1.75; }
+.pq-unverified { background: rgba(240,140,0,.14); border-bottom: 2px dotted #f08c00; }
+sup.pq-warn { color: #d9480f; font-weight: 700; }
+.pq-h-flags { color: #d9480f; }
+ul.pq-flags { margin: .2rem 0 .4rem 1.2rem; font-size: .92em; }
+.pq-mode { font-size: .8em; color: var(--body-text-color-subdued); margin-bottom: .2rem; }
+.pq-notice { border-left: 4px solid #f08c00; background: rgba(240,140,0,.08); padding: .4rem .7rem;
+  border-radius: 4px; margin-bottom: .5rem; font-size: .92em; }
 a.pq-cite { text-decoration: none; font-weight: 600; padding: 0 1px; color: var(--link-text-color, #2563eb); }
 a.pq-cite:hover { text-decoration: underline; }
 .pq-h { margin: .9rem 0 .4rem; font-weight: 600; font-size: .95em; color: var(--body-text-color-subdued); }

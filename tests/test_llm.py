@@ -109,7 +109,8 @@ def test_english_question_answered_in_chinese_is_asked_again(seed_assistant, fak
     fake.script(well_cited, lambda m: Reply("In 2022 Beijing granted 203,000 patents, 1.98% more than "
                                             "the year before [1]."))
     ans = seed_assistant.ask(Q_EN, mode="llm", llm=cfg)
-    assert len(fake.requests) == 2 and "Rewrite that answer in English" in fake.requests[1]["messages"][-1]["content"]
+    assert len(fake.requests) == 2, ans
+    assert "Rewrite that answer in English" in fake.requests[1]["messages"][-1]["content"]
     assert ans.mode == "llm" and ans.text.startswith("In 2022") and not ans.flags
     assert "20.3万件" in ans.citations[0].text                     # 203,000 = 20.3万 checked as a number
     assert "Write the whole answer in English" in fake.requests[0]["messages"][0]["content"]
@@ -269,3 +270,27 @@ def test_claim_support_calibration(seed_assistant):
             misses.append(r["claim"])
     assert wrong_accepts == []
     assert len(misses) <= 2, misses
+
+
+# -- CLI -------------------------------------------------------------------------------------
+def test_cli_streams_the_draft_then_prints_the_checked_answer(seed_index, cache_dir, fake, monkeypatch, capsys):
+    import sys
+    from assistant.cli import main
+    monkeypatch.setenv("POLICYQA_LLM_BASE_URL", fake.url)
+    monkeypatch.setenv("POLICYQA_LLM_MODEL", "scripted")
+    monkeypatch.setenv("POLICYQA_CACHE_DIR", str(cache_dir))
+    def drafted(messages):                   # the model cites source n; the checked answer says [1]
+        r = well_cited(messages)
+        return Reply(r.text + "北京计划在五年内建成十座大型机场。", chunk_delay=0.01)
+    fake.script(drafted)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert main(["ask", Q_ZH, "--mode", "llm", "--index", str(seed_index)]) == 0
+    out = capsys.readouterr().out
+    assert out.index("北京计划在五年内建成十座大型机场。") < out.index("Not verified against the sources:")
+    assert "no source cited" in out and "Sources:\n[1]" in out
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)
+    assert main(["ask", Q_ZH, "--mode", "llm", "--index", str(seed_index), "--json",
+                 "--llm-model", "other", "--llm-timeout", "3"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["mode"] == "llm" and d["flags"][0]["kind"] == "uncited" and fake.requests[-1]["model"] == "other"

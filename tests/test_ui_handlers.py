@@ -69,7 +69,7 @@ def test_chat_streams_an_answer_with_linked_source_cards(svc, question, evidence
     steps, history = _final(ui.chat_reply(svc, question, []))
     assert len(steps) >= 3                       # pending, at least one partial, final
     assert "pq-pending" in steps[0][0][-1]["content"]
-    assert all(box == "" for _, box in steps)    # the question box is cleared at once
+    assert all(box == "" for _, box, _ in steps)    # the question box is cleared at once
     assert [m["role"] for m in history] == ["user", "assistant"]
     final = history[-1]["content"]
     assert "pq-found" in final and evidence in _squash(final)
@@ -108,15 +108,75 @@ def test_chat_errors_are_messages_not_tracebacks(tmp_path, cache_dir, svc, monke
     msg = history[-1]["content"]
     assert "pq-error" in msg and "还没有可用的索引" in msg and "Traceback" not in msg
 
-    def boom(q):
+    def boom(q, *args, **kw):
         raise RuntimeError("disk on fire")
-    monkeypatch.setattr(svc, "ask", boom)
+    monkeypatch.setattr(svc, "ask_stream", boom)
     _, history = _final(ui.chat_reply(svc, "北京专利？", []))
     msg = history[-1]["content"]
     assert "RuntimeError: disk on fire" in msg and "still running" in msg and "Traceback" not in msg
     monkeypatch.undo()
     _, history = _final(ui.chat_reply(svc, "北京专利？", history))
     assert "pq-error" not in history[-1]["content"]      # the app goes on answering
+
+
+# -- LLM mode (a scripted OpenAI-compatible server, tests/fake_llm.py) ------------------------
+@pytest.fixture(scope="module")
+def fake_llm():
+    from .fake_llm import FakeLLM
+    server = FakeLLM()
+    yield server
+    server.close()
+
+
+def _patent_answer(messages, extra=""):
+    from .fake_llm import Reply, sources
+    n = next(n for n, t in sources(messages).items() if "专利授权量" in t)
+    sent = next(x for x in re.findall(r"[^。]+。", sources(messages)[n]) if "专利授权量" in x).strip()
+    return Reply(f"{sent}[{n}]{extra}", chunk_delay=0.02)
+
+
+def test_chat_llm_mode_streams_the_draft_then_the_checked_answer(svc, fake_llm):
+    fake_llm.script(lambda m: _patent_answer(m, "北京计划在五年内建成十座大型机场。"))
+    llm = ui.session_llm(svc, fake_llm.url, "scripted", "", 5)
+    steps, history = _final(ui.chat_reply(svc, "2022年北京全年专利授权量是多少？", [], "大模型 LLM", llm, []))
+    drafts = [s[0][-1]["content"] for s in steps if "pq-streaming" in s[0][-1]["content"]]
+    assert drafts and "引用将在完成后核对" in drafts[0]
+    final = history[-1]["content"]
+    assert "pq-mode" in final and "pq-cite" in final and "20.3万件" in _squash(final)
+    # The invented sentence is marked in the text and listed with its reason.
+    assert re.search(r'<span class="pq-unverified">北京计划在五年内建成十座大型机场。', final)
+    assert "未注明出处 No source" in final
+    turns = steps[-1][2]
+    assert turns[-1][0] == "2022年北京全年专利授权量是多少？" and "20.3万件" in turns[-1][1]
+
+
+def test_chat_llm_failure_shows_the_notice_and_the_extractive_answer(svc, fake_llm):
+    from .fake_llm import Reply
+    fake_llm.script(lambda m: Reply(status=502))
+    llm = ui.session_llm(svc, fake_llm.url, "scripted", "", 5)
+    _, history = _final(ui.chat_reply(svc, "2022年北京全年专利授权量是多少？", [], "大模型 LLM", llm, []))
+    final = history[-1]["content"]
+    assert "pq-notice" in final and "HTTP 502" in final and "pq-cite" in final and "pq-mode" not in final
+
+
+def test_chat_llm_follow_up_uses_the_conversation(svc, fake_llm):
+    from .fake_llm import Reply
+    fake_llm.script(lambda m: Reply("2022年北京全年专利授权量是多少？"), _patent_answer)
+    llm = ui.session_llm(svc, fake_llm.url, "scripted", "", 5)
+    past = [("2023年北京技术合同成交额是多少？", "8536.9亿元[1]")]
+    steps, history = _final(ui.chat_reply(svc, "那2022年的专利呢？", [], "大模型 LLM", llm, past))
+    assert "Understood as: 2022年北京全年专利授权量是多少？" in history[-1]["content"]
+    assert "8536.9亿元" in fake_llm.requests[0]["messages"][-1]["content"]
+    assert len(steps[-1][2]) == 2
+
+
+def test_session_llm_keeps_the_server_key_for_the_server_endpoint(svc, monkeypatch):
+    from assistant.llm import LLMConfig
+    monkeypatch.setattr(svc, "llm", LLMConfig("http://server:1/v1", "m", "secret", 30))
+    assert ui.session_llm(svc).api_key == "secret" and ui.session_llm(svc).base_url == "http://server:1/v1"
+    other = ui.session_llm(svc, "http://elsewhere:2/v1", "x", "", 9)
+    assert other.api_key == "" and other.model == "x" and other.timeout == 9
+    assert ui.session_llm(svc, "http://elsewhere:2/v1", "", "mine").api_key == "mine"
 
 
 def test_user_text_is_escaped(svc):
@@ -436,14 +496,14 @@ def test_a_reload_does_not_block_questions(rw_svc, monkeypatch):
 def test_a_slow_question_does_not_hold_up_another(svc, monkeypatch):
     """No lock around questions: one that takes long (here: held on purpose) leaves others free."""
     a = svc.assistant()
-    real_ask = a.ask
+    real_ask = a.ask_stream
     release = threading.Event()
 
     def ask(q, *args, **kw):
         if q.startswith("slow"):
             release.wait(30)
         return real_ask(q, *args, **kw)
-    monkeypatch.setattr(a, "ask", ask)
+    monkeypatch.setattr(a, "ask_stream", ask)
     slow = threading.Thread(target=lambda: _final(ui.chat_reply(svc, "slow 北京专利授权量", [])))
     slow.start()
     try:
