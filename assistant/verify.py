@@ -28,6 +28,7 @@ from .types import Citation, Flag
 # a little for the dictionary translations of its terms found in the passage.
 ZH_SEM_ALONE = 0.95
 ZH_SEM, ZH_LEX = 0.90, 0.70
+ZH_SEM_SHORT, ZH_LEX_SHORT = 0.85, 0.90   # a short follow-on clause ("比上年增长1.98%") whose every term is there
 EN_SCORE = 0.89            # cosine + 0.1 x key-term coverage
 CLAIM_PROBLEMS = {"unsupported", "uncited", "number"}     # the sentence is not verified
 
@@ -37,6 +38,7 @@ _NO_ANSWER = re.compile(
     r"没有(?:提供|提到|涉及|说明|相关|回答)|未(?:提及|涉及|说明|提供)|无法(?:回答|确定)|不能回答|并未|"
     r"\b(?:do(?:es)? not|don't|doesn't) (?:answer|mention|say|state|contain|provide|cover|specify)|"
     r"\bnot (?:mentioned|covered|stated|specified|provided)\b|\bno information\b", re.I)
+_LIST_MARK = re.compile(r"^\s*(?:[-*•·]|\(?\d{1,2}[.)、）](?!\d)|[（(]?[一二三四五六七八九十]+[、）)])\s*")
 _TRAILING_FOOTNOTES = re.compile(r"(?:\s*(?:\[\d{1,3}\]|［\d{1,3}］|[\u2460-\u2473]))+$")
 
 
@@ -120,11 +122,14 @@ class Verifier:
                 flags += [Flag(k, claim, pos, pos + len(claim), d) for k, d in problems]
                 continue
             claims += 1
-            qv = self.embed_query(claim)
-            terms = key_terms(claim, is_chinese(claim), self.doc_freq)
+            # What is checked: the claim without list numbering and Markdown emphasis,
+            # which would otherwise count as numbers and words of its own.
+            core = re.sub(r"[*_`#]+", "", _LIST_MARK.sub("", claim)).strip() or claim
+            qv = self.embed_query(core)
+            terms = key_terms(core, is_chinese(core), self.doc_freq)
             support = {}
             for n in cited or [s.n for s in sources]:
-                best = self._best(n, claim, qv, terms, sents, vecs, by_n)
+                best = self._best(n, core, qv, terms, sents, vecs, by_n)
                 if best is not None:
                     support[n] = best
             good = [n for n in cited if n in support]
@@ -140,7 +145,7 @@ class Verifier:
             if good and bad:
                 problems.append(("removed_citation", ", ".join(f"[{n}]" for n in bad)
                                  + " did not support this; removed"))
-            missing = _missing_numbers(claim, [by_n[n] for n in (good or cited)])
+            missing = _missing_numbers(core, [by_n[n] for n in (good or cited)])
             if missing:
                 problems.append(("number", "not in the cited sources: " + ", ".join(missing)))
             marks = ""
@@ -172,7 +177,8 @@ class Verifier:
         src = by_n[n]
         sem, lex_i = float(sims[i]), lex[i]
         if is_chinese(claim):
-            ok = sem >= ZH_SEM_ALONE or (sem >= ZH_SEM and lex_i >= ZH_LEX)
+            ok = (sem >= ZH_SEM_ALONE or (sem >= ZH_SEM and lex_i >= ZH_LEX)
+                  or (sem >= ZH_SEM_SHORT and lex_i >= ZH_LEX_SHORT))
         else:
             passage_lex = coverage(terms, src.doc_text[src.start:src.end])[0]
             ok = sem + 0.1 * max(lex_i, passage_lex) >= EN_SCORE

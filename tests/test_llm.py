@@ -105,6 +105,15 @@ def test_unsupported_and_uncited_sentences_are_marked(seed_assistant, fake, cfg)
     assert_exact(seed_assistant, ans)
 
 
+def test_markdown_list_numbering_is_not_taken_for_a_claim_number(seed_assistant, fake, cfg):
+    def listed(messages):
+        n = source_holding(messages, "专利授权量")
+        return Reply(f"1. **2022年北京全年专利授权量20.3万件**[{n}]\n2. 比上年增长1.98%。[{n}]")
+    fake.script(listed)
+    ans = seed_assistant.ask(Q_ZH, mode="llm", llm=cfg)
+    assert ans.flags == () and len(ans.citations) == 1 and ans.text.count("[1]") == 2
+
+
 def test_english_question_answered_in_chinese_is_asked_again(seed_assistant, fake, cfg):
     fake.script(well_cited, lambda m: Reply("In 2022 Beijing granted 203,000 patents, 1.98% more than "
                                             "the year before [1]."))
