@@ -135,7 +135,7 @@ class Assistant:
         if mode not in ("extractive", "llm"):
             raise ValueError(f"unknown answer mode {mode!r}; use 'extractive' or 'llm'")
         if mode == "extractive":
-            yield self._extractive(self.evidence(question, k))
+            yield self.extractive_answer(self.evidence(question, k))
             return
         from .llm_answer import answer_with_llm
         yield from answer_with_llm(self, question, llm, history, k)
@@ -151,8 +151,9 @@ class Assistant:
         cands = extractive.candidates(terms, hits, self.data.docs, lambda texts: self._sentence_sims(texts, qv))
         return Evidence(question, q, hits, cands, self._found(terms, hits, cands, is_chinese(q)))
 
-    def _extractive(self, ev: Evidence, *, question: str | None = None, notice: str = "",
-                    standalone: str = "") -> Answer:
+    def extractive_answer(self, ev: Evidence, *, question: str | None = None, notice: str = "",
+                          standalone: str = "") -> Answer:
+        """The quoted sentences of `ev` (or the not-found answer), cited."""
         question = ev.question if question is None else question
         if not ev.found:
             return Answer(question, extractive.not_found_text(ev.query), False, "extractive",

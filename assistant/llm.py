@@ -71,6 +71,10 @@ class LLMClient:
         self._llm = None
         self._lock = threading.Lock()
 
+    def warm_up(self) -> None:
+        """Build the client (imports included) ahead of a timed call."""
+        self._client()
+
     def _client(self):
         with self._lock:
             if self._llm is None:
@@ -90,7 +94,7 @@ class LLMClient:
     def stream(self, messages: list[dict], timeout: float | None = None) -> Iterator[str]:
         """Text deltas of the reply to `messages` ([{"role", "content"}]); LLMError on any
         failure, at the latest `timeout` seconds (default: the configured one) after the call."""
-        self._client()          # imports take seconds on a cold start: not on the model's clock
+        self.warm_up()          # imports take seconds on a cold start: not on the model's clock
         deadline = time.monotonic() + (timeout or self.config.timeout)
         q: queue.Queue = queue.Queue()
         stop = threading.Event()

@@ -27,9 +27,9 @@ def answer_with_llm(assistant, question: str, llm, history: Sequence[tuple[str, 
     try:
         client = llm if isinstance(llm, LLMClient) else LLMClient(llm or LLMConfig())
     except LLMError as e:
-        yield assistant._extractive(assistant.evidence(question, k), notice=_notice(e))
+        yield assistant.extractive_answer(assistant.evidence(question, k), notice=_notice(e))
         return
-    client._client()               # built (imports and all) before the model's clock starts
+    client.warm_up()               # built (imports and all) before the model's clock starts
     standalone = ""
     if history:
         try:
@@ -41,7 +41,7 @@ def answer_with_llm(assistant, question: str, llm, history: Sequence[tuple[str, 
     if not ev.found:
         note = ("未调用大模型：已载入的文件中没有相关内容。 "
                 "The model was not asked: nothing relevant was found in the loaded documents.")
-        yield assistant._extractive(ev, question=question, notice=note, standalone=standalone)
+        yield assistant.extractive_answer(ev, question=question, notice=note, standalone=standalone)
         return
     hits = ev.hits[:max(1, min(k, N_SOURCES))]
     messages = answer_messages(query, [Source(i, h.title, h.section, h.page, h.text)
@@ -59,7 +59,7 @@ def answer_with_llm(assistant, question: str, llm, history: Sequence[tuple[str, 
                 raise LLMError("language", "the model answered in Chinese, not English" if not zh else
                                "the model answered in English, not Chinese")
     except LLMError as e:
-        yield assistant._extractive(ev, question=question, notice=_notice(e), standalone=standalone)
+        yield assistant.extractive_answer(ev, question=question, notice=_notice(e), standalone=standalone)
         return
     yield _checked(assistant, question, standalone, draft, hits, ev)
 
