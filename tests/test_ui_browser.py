@@ -187,6 +187,40 @@ def test_citation_opens_the_document_at_the_highlighted_sentence(page):
     _shot(page, "citation")
 
 
+@pytest.fixture(scope="module")
+def fake_llm():
+    from .fake_llm import FakeLLM
+    server = FakeLLM()
+    yield server
+    server.close()
+
+
+def test_llm_mode_streams_and_marks_unverified_sentences(page, fake_llm):
+    from .fake_llm import Reply, sources
+
+    def answer(messages):
+        n = next(n for n, t in sources(messages).items() if "专利授权量" in t)
+        sent = next(x for x in re.findall(r"[^。]+。", sources(messages)[n]) if "专利授权量" in x).strip()
+        return Reply(f"{sent}[{n}]北京计划在五年内建成十座大型机场。", chunk_delay=0.05)
+    fake_llm.script(answer)
+    page.get_by_text("大模型 LLM").click()
+    page.get_by_text("大模型设置 LLM settings").click()
+    page.fill("#pq-llm-url textarea", fake_llm.url)
+    page.fill("#pq-llm-model textarea", "scripted")
+    page.fill("#pq-question textarea", "2022年北京全年专利授权量是多少？")
+    page.press("#pq-question textarea", "Enter")
+    page.wait_for_selector("#pq-chat .pq-answer.pq-streaming")          # the draft, as it arrives
+    ans = page.locator("#pq-chat .pq-answer:not(.pq-streaming)").first
+    ans.wait_for()
+    assert "大模型撰写" in ans.locator(".pq-mode").inner_text()
+    assert ans.locator("a.pq-cite").count() == 1 and "20.3万件" in ans.locator(".pq-card mark.pq-cited").inner_text()
+    flagged = ans.locator(".pq-unverified")
+    assert flagged.count() == 1 and "十座大型机场" in flagged.inner_text()
+    assert "未注明出处" in ans.locator("ul.pq-flags").inner_text()
+    assert fake_llm.requests and fake_llm.requests[0]["model"] == "scripted"
+    _shot(page, "chat-llm")
+
+
 def test_search_ranks_passages_with_terms_highlighted(page):
     _tab(page, "检索 Search")
     page.fill("#pq-k input[type=number]", "3")
