@@ -197,7 +197,7 @@ class EmbeddingCache:
 
 
 def embed_cached(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache | None,
-                 batch_size: int = 16,
+                 batch_size: int | None = None,
                  progress: Callable[[int], None] | None = None,
                  embedded: list[str] | None = None) -> tuple[np.ndarray, int]:
     """Passage vectors for texts, in order, embedding only what the cache lacks.
@@ -205,10 +205,12 @@ def embed_cached(embedder: Embedder, texts: Sequence[str], cache: EmbeddingCache
     Returns (vectors, number of texts actually embedded); `embedded`, when given, is
     extended with those texts (for token counts). Duplicate texts are
     embedded once. Each batch is stored as soon as it is embedded, so an ingest
-    interrupted half way keeps half its work. progress(k) counts input texts
+    interrupted half way keeps half its work (batch_size: the embedder's preferred one
+    unless given). progress(k) counts input texts
     (cache hits at once, then per batch), so it sums to len(texts).
     """
     texts = list(texts)
+    batch_size = batch_size or embedder.preferred_batch
     if batch_size < 1:
         raise ValueError("batch_size must be >= 1")
     if not texts:

@@ -345,10 +345,11 @@ def build_e5_folder(dest: Path, source: Path | None = None) -> Path:
                "file_sizes": {n: (tmp / n).stat().st_size for n in names},
                "file_sha256": {n: file_sha256(tmp / n) for n in names}}
         _write(tmp / MANIFEST, (json.dumps(man, indent=2, sort_keys=True) + "\n").encode())
-        old = None
-        if dest.exists():   # stale: move it aside first (a directory cannot be renamed over)
-            old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:12]}"
+        old = dest.parent / f".{dest.name}.old-{uuid.uuid4().hex[:12]}"
+        try:   # a stale folder is moved aside first: a directory cannot be renamed over
             os.rename(dest, old)
+        except FileNotFoundError:
+            old = None
         try:
             os.rename(tmp, dest)
         except OSError:

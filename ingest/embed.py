@@ -49,6 +49,7 @@ class Embedder(ABC):
     """Turns passages and queries into unit vectors of one fixed model."""
 
     backend: str = ""
+    preferred_batch: int = 16     # texts per embed_passages call in ingest (measured per engine)
 
     def __init__(self) -> None:
         self._model: Any = None
