@@ -154,6 +154,7 @@ class AppService:
     def _open(self):
         from .core import Assistant
         a = Assistant.open(self.index_dir, cache_path=self.cache_path)
+        a.embedder.warm_up()          # the model in memory (no embedding): the first answer is quick
         for q in ("北京科技创新", "science and technology innovation"):
             try:
                 a.search(q, k=1)

@@ -90,6 +90,10 @@ class Embedder(ABC):
     def count_tokens(self, texts: str | Iterable[str]) -> int:
         """Tokens the model reads for these passages (best effort, for throughput reports)."""
 
+    def warm_up(self) -> None:
+        """Load the model now (no embedding), e.g. in a background thread after a server starts."""
+        self._ensure()
+
     def _ensure(self) -> Any:
         if self._model is None:
             with self._lock:

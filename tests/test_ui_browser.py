@@ -271,9 +271,9 @@ def test_upload_search_filter_and_remove(page, tmp_path):
     f = tmp_path / "上海人工智能办法.txt"
     f.write_text(NEW_DOC, encoding="utf-8")
     page.set_input_files("#pq-upload input[type=file]", str(f))
-    page.get_by_text("上海人工智能办法.txt").first.wait_for()
+    page.get_by_text("上海人工智能办法.txt").first.wait_for(timeout=3 * TIMEOUT_MS)
     page.click("#pq-ingest")
-    page.wait_for_selector("#pq-status .pq-msg-ok")
+    page.wait_for_selector("#pq-status .pq-msg-ok", timeout=3 * TIMEOUT_MS)   # first ingest loads the model
     page.wait_for_function("() => document.querySelector('#pq-library').innerText.includes('上海市人工智能产业发展办法')")
     _shot(page, "library", full_page=True)
 
