@@ -15,7 +15,7 @@ from assistant.prompt import answer_messages, Source
 from assistant.types import Answer
 
 from .conftest import ROOT, SEED
-from .fake_llm import FakeLLM, Reply, first_sentence, sources
+from .fake_llm import FakeLLM, Reply, sources
 
 Q_ZH = "2022年北京专利授权量是多少？"
 Q_EN = "How many patents did Beijing grant in 2022?"
