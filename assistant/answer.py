@@ -49,14 +49,7 @@ def candidates(terms: list[KeyTerm], hits, docs, embed_texts, n_hits: int = 4,
     raw: list[tuple[str, int, int, str, int]] = []
     for rank, h in enumerate(hits[:n_hits]):
         text = docs[h.doc_id].text
-        for s, e in split_sentences(text, h.start, h.end):
-            m = _TRAILING_FOOTNOTES.search(text, s, e)
-            if m and m.start() > s:
-                e = m.start()                     # cite the sentence, not its footnote mark
-            sent = text[s:e]
-            if len(re.sub(r"\W", "", sent)) < 4:
-                continue                          # footnote marks, stray labels
-            raw.append((h.doc_id, s, e, sent, rank))
+        raw += [(h.doc_id, s, e, text[s:e], rank) for s, e in quotable_sentences(text, h.start, h.end)]
     if not raw:
         return []
     lex = [coverage(terms, r[3])[0] for r in raw]
@@ -68,6 +61,19 @@ def candidates(terms: list[KeyTerm], hits, docs, embed_texts, n_hits: int = 4,
                      hits[raw[i][4]].section)
            for i, sim in zip(order, sims)]
     return sorted(out, key=lambda c: -c.score)
+
+
+def quotable_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Spans of the sentences of text[start:end] that can be cited: without a trailing
+    footnote mark, and not just marks or stray labels."""
+    out = []
+    for s, e in split_sentences(text, start, end):
+        m = _TRAILING_FOOTNOTES.search(text, s, e)
+        if m and m.start() > s:
+            e = m.start()                     # cite the sentence, not its footnote mark
+        if len(re.sub(r"\W", "", text[s:e])) >= 4:
+            out.append((s, e))
+    return out
 
 
 def _level_languages(texts: list[str], sims: list[float]) -> list[float]:

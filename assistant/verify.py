@@ -15,8 +15,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ingest.sentences import split_sentences
-
+from .answer import quotable_sentences
 from .evidence import coverage, key_terms
 from .normalize import is_chinese
 from .types import Citation, Flag
@@ -39,7 +38,6 @@ _NO_ANSWER = re.compile(
     r"\b(?:do(?:es)? not|don't|doesn't) (?:answer|mention|say|state|contain|provide|cover|specify)|"
     r"\bnot (?:mentioned|covered|stated|specified|provided)\b|\bno information\b", re.I)
 _LIST_MARK = re.compile(r"^\s*(?:[-*•·]|\(?\d{1,2}[.)、）](?!\d)|[（(]?[一二三四五六七八九十]+[、）)])\s*")
-_TRAILING_FOOTNOTES = re.compile(r"(?:\s*(?:\[\d{1,3}\]|［\d{1,3}］|[\u2460-\u2473]))+$")
 
 
 @dataclass(frozen=True)
@@ -195,14 +193,7 @@ def _attach(claim: str, marks) -> str:
 
 
 def _sentences(src: SourcePassage) -> list[tuple[int, int, str]]:
-    out = []
-    for s, e in split_sentences(src.doc_text, src.start, src.end):
-        m = _TRAILING_FOOTNOTES.search(src.doc_text, s, e)
-        if m and m.start() > s:
-            e = m.start()
-        if len(re.sub(r"\W", "", src.doc_text[s:e])) >= 4:
-            out.append((s, e, src.doc_text[s:e]))
-    return out
+    return [(s, e, src.doc_text[s:e]) for s, e in quotable_sentences(src.doc_text, src.start, src.end)]
 
 
 # -- numbers ------------------------------------------------------------------------------
