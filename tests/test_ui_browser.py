@@ -201,7 +201,8 @@ def test_llm_mode_streams_and_marks_unverified_sentences(page, fake_llm):
     def answer(messages):
         n = next(n for n, t in sources(messages).items() if "专利授权量" in t)
         sent = next(x for x in re.findall(r"[^。]+。", sources(messages)[n]) if "专利授权量" in x).strip()
-        return Reply(f"{sent}[{n}]北京计划在五年内建成十座大型机场。", chunk_delay=0.05)
+        # slow enough (~3 s) that the streamed draft is surely on screen for a while
+        return Reply(f"{sent}[{n}]北京计划在五年内建成十座大型机场。", chunk_delay=0.4)
     fake_llm.script(answer)
     page.get_by_text("大模型 LLM").click()
     page.get_by_text("大模型设置 LLM settings").click()
