@@ -31,8 +31,10 @@ ZH_SEM_SHORT, ZH_LEX_SHORT = 0.85, 0.90   # a short follow-on clause ("比上年
 EN_SCORE = 0.89            # cosine + 0.1 x key-term coverage
 CLAIM_PROBLEMS = {"unsupported", "uncited", "number"}     # the sentence is not verified
 
-_MARKS = re.compile(r"\s*(?:\[\s*\d{1,3}(?:\s*[,，、;；]\s*\d{1,3})*\s*\]|【\s*\d{1,3}\s*】|［\s*\d{1,3}\s*］)")
-_MARKS_RUN = re.compile(r"(?:\s*(?:\[\s*\d{1,3}(?:\s*[,，、;；]\s*\d{1,3})*\s*\]|【\s*\d{1,3}\s*】|［\s*\d{1,3}\s*］))+")
+# A citation mark as models write them: [1], [1, 3], 【1】, ［1］ (with optional spaces).
+_MARK = r"\s*(?:\[\s*\d{1,3}(?:\s*[,，、;；]\s*\d{1,3})*\s*\]|【\s*\d{1,3}\s*】|［\s*\d{1,3}\s*］)"
+_MARKS = re.compile(_MARK)
+_MARKS_RUN = re.compile(f"(?:{_MARK})+")
 _NO_ANSWER = re.compile(
     r"没有(?:提供|提到|涉及|说明|相关|回答)|未(?:提及|涉及|说明|提供)|无法(?:回答|确定)|不能回答|并未|"
     r"\b(?:do(?:es)? not|don't|doesn't) (?:answer|mention|say|state|contain|provide|cover|specify)|"
