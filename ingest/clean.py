@@ -254,7 +254,11 @@ _FOOTNOTE_DIGIT = re.compile(rf"(?:[{_FOOTNOTE}]|\[\d{{1,3}}\])[{_SPACE}]+(?=\d)
 def _fix_spaces(t: _Text) -> _Text:
     """Remove the stray spaces of PDF extraction while keeping those English needs."""
     if _NAME_LINE.match(t.chars):
-        return _fix_name_line(t)
+        names = _fix_name_line(t)
+        # Only a line of 2-4 character names is an author line; `能级 定 位 进 一 步 升 级`
+        # joins into pieces no name has and is ordinary text spaced out by the extraction.
+        if all(2 <= len(p) <= 4 for p in names.chars.split(" ")):
+            return names
     head = _ARTICLE_HEAD.match(t.chars)
     if head:   # keep one space after 第X条 / 第X章: it separates the label from the text
         n = head.end(1)

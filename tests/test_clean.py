@@ -64,6 +64,15 @@ def test_numbers_and_spaced_out_characters_repaired(seed_clean):
         assert fixed in c.text, fixed
 
 
+def test_the_issue_examples_alone_on_a_line():
+    # A line of short spaced-out pieces must not be taken for an author line.
+    assert clean("能级 定 位 进 一 步 升 级").text == "能级定位进一步升级"
+    assert clean("8 536.9 亿元").text == "8536.9亿元"
+    assert clean("1 000 家").text == "1000家"
+    assert clean("庄芹芹  吴沁沁  谭  畅").text == "庄芹芹 吴沁沁 谭畅"
+    assert clean("the Beijing Municipal Government").text == "the Beijing Municipal Government"
+
+
 def test_footnote_marks_kept_and_not_glued(seed_clean):
     _, c = seed_clean
     assert "16.6%，①鼓励" in c.text and "13.9%。①数字经济" in c.text and "基础。[9]一是" in c.text
