@@ -7,7 +7,8 @@ without the per-language split of FusionConfig.balance_languages), `llamaindex-d
 (llama-index's default recipe: SentenceSplitter() over the same cleaned documents into a
 VectorStoreIndex, top-k similarity), `ours` (the default FusionConfig), `ours-no-expansion`
 / `ours-glossary-only` / `ours-dictionary-only` (ours with the English query expansion
-switched off in part or whole), and `fusion_grid`
+switched off in part or whole), `ours-no-translation` (without the dense ranking of an
+English question's Chinese rendering), and `fusion_grid`
 (ours over a grid of fusion weights, so weights are chosen by measurement).
 
 Datasets: `seed_dev` (../shared/eval/seed_dev.jsonl over one index of the seed article
@@ -55,9 +56,9 @@ SEED = ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.tx
 DEPTH = 10                      # passages retrieved per query; MRR@10 and Recall@10 need 10
 # The fusion grid: every combination of these FusionConfig values (--grid adds or replaces axes).
 GRID_AXES = {"rrf_k": (10, 60), "w_bm25_zh": (0.5, 1.0, 1.5, 2.0, 3.0), "w_bm25_en": (0.0, 0.3, 1.0, 2.0),
-             "expand_en": (True, False), "balance_languages": (True, False)}
+             "expand_en": (True, False), "balance_languages": (True, False), "w_translated": (0.0, 0.5, 1.0, 2.0)}
 TOP_ROWS = 12                             # grid rows in the table
-EN_ONLY = {"w_bm25_en", "expand_en"}      # fields that matter for English questions only
+EN_ONLY = {"w_bm25_en", "expand_en", "w_translated", "translate_dense"}      # fields that matter for English questions only
 FLAGS = {"expand_en": "x", "balance_languages": "b"}     # boolean axes, shown as letters
 
 Results = list[tuple[str, str]]          # (passage text, doc_id), best first
@@ -261,7 +262,9 @@ def compare(a: Assistant, queries: list[dict], judge, cache: EmbeddingCache,
     # Query expansion of ours, switched off part by part (English questions are the ones it serves).
     baselines += [("ours-no-expansion", FusionConfig(expand_en=False, expand_glossary=False)),
                   ("ours-glossary-only", FusionConfig(expand_en=False)),
-                  ("ours-dictionary-only", FusionConfig(expand_glossary=False))]
+                  ("ours-dictionary-only", FusionConfig(expand_glossary=False)),
+                  # ... and the dense ranking of English questions' Chinese rendering
+                  ("ours-no-translation", FusionConfig(translate_dense=False))]
     for name, cfg in baselines:
         t0 = time.perf_counter()
         methods[name] = score_groups(queries, run_method(fusion_searcher(a, emb, cfg), queries, judge))
