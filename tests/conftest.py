@@ -53,3 +53,16 @@ def seed_index(tmp_path_factory, cache_dir) -> Path:
 def seed_assistant(seed_index, cache_dir):
     from assistant import Assistant
     return Assistant.open(seed_index, cache_path=cache_dir / "embeddings.sqlite")
+
+
+@pytest.fixture(scope="session")
+def full_index(shared, tmp_path_factory, cache_dir):
+    """The seed article and all 20 corpus-extra documents in one real index:
+    (files, ingest summary, loaded IndexData)."""
+    from ingest import ingest, store
+    files = sorted((shared / "corpus-extra").glob("*.txt")) + [SEED]
+    assert len(files) == 21
+    index_dir = tmp_path_factory.mktemp("full") / "index"
+    summary = ingest([str(f) for f in files], index_dir, cache_path=cache_dir / "embeddings.sqlite",
+                     progress=False)
+    return files, summary, store.load(index_dir)

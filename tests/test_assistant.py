@@ -125,3 +125,43 @@ def test_cli_missing_index(tmp_path, cache_dir):
     p = subprocess.run(CLI + ["ask", "测试", "--index", str(tmp_path / "none")], capture_output=True,
                        text=True, cwd=ROOT, env=_env(cache_dir))
     assert p.returncode == 1 and "policyqa ingest" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_cli_human_search_output(seed_index, cache_dir):
+    p = subprocess.run(CLI + ["search", "专利授权量", "-k", "2", "--index", str(seed_index)],
+                       capture_output=True, text=True, cwd=ROOT, env=_env(cache_dir))
+    assert p.returncode == 0
+    assert "科技自立自强视角下国际科技创新中心建设研究" in p.stdout and "专利授权量" in p.stdout
+
+
+def test_cli_index_of_another_model_one_line(seed_index, cache_dir, tmp_path):
+    import shutil
+    from ingest import store
+    copy = tmp_path / "index"
+    gen = (seed_index / store.CURRENT).resolve()
+    shutil.copytree(gen, copy / gen.name)
+    (copy / store.CURRENT).symlink_to(gen.name)
+    manifest = json.loads((copy / gen.name / "manifest.json").read_text("utf-8"))
+    manifest["embedder"] = {**manifest["embedder"], "backend": "sentence-transformers",
+                            "model": str(tmp_path / "a-model-not-here"), "key": "st:elsewhere"}
+    (copy / gen.name / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    p = subprocess.run(CLI + ["ask", "专利授权量是多少？", "--index", str(copy)], capture_output=True,
+                       text=True, cwd=ROOT, env=_env(cache_dir))
+    assert p.returncode == 1 and "Traceback" not in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "--rebuild" in p.stderr
+
+
+@pytest.mark.slow
+def test_found_decision_on_the_full_corpus(full_index, cache_dir):
+    """Over all 21 documents: an English question answered from the English report, one from
+    a Chinese passage (the looser cross-language bar), and one the documents do not answer
+    although a passage names its place (the same-language bar)."""
+    _, _, data = full_index
+    a = Assistant.open(data.path.parent, cache_path=cache_dir / "embeddings.sqlite")
+    jobs = a.ask("How many new urban jobs were created in 2016?")
+    assert jobs.found and "13.14 million new urban jobs" in jobs.text
+    assert jobs.citations[0].doc_id.endswith("_en")
+    patents = a.ask("How many patents were granted in Beijing in 2022?")
+    assert patents.found and "20.3万件" in patents.text
+    shenzhen = a.ask("What is the population of Shenzhen?")
+    assert not shenzhen.found and shenzhen.related

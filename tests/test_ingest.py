@@ -596,16 +596,6 @@ def _cn_number(s: str) -> int:
     return total + digit
 
 
-@pytest.fixture(scope="module")
-def full_index(tmp_path_factory, cache_dir):
-    files = sorted(extra().glob("*.txt")) + [SEED]
-    assert len(files) == 21
-    index_dir = tmp_path_factory.mktemp("full") / "index"
-    summary = ingest([str(f) for f in files], index_dir, cache_path=cache_dir / "embeddings.sqlite",
-                     progress=False)
-    return files, summary, store.load(index_dir)
-
-
 @pytest.mark.slow
 def test_full_corpus_every_document_in(full_index):
     files, summary, data = full_index
