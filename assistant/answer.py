@@ -49,7 +49,10 @@ def candidates(terms: list[KeyTerm], hits, docs, embed_texts, n_hits: int = 4,
     raw: list[tuple[str, int, int, str, int]] = []
     for rank, h in enumerate(hits[:n_hits]):
         text = docs[h.doc_id].text
-        raw += [(h.doc_id, s, e, text[s:e], rank) for s, e in quotable_sentences(text, h.start, h.end)]
+        # A heading names its section; the answer is in the section's sentences.
+        headings = set(h.section.split(" > ")) if h.section else set()
+        raw += [(h.doc_id, s, e, text[s:e], rank) for s, e in quotable_sentences(text, h.start, h.end)
+                if text[s:e].strip() not in headings]
     if not raw:
         return []
     lex = [coverage(terms, r[3])[0] for r in raw]
