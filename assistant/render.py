@@ -49,9 +49,10 @@ def stream_steps(text: str) -> list[str]:
     return steps + [text]
 
 
-def answer_text_html(text: str, msg_id: str, n_citations: int, flags=()) -> str:
+def answer_text_html(text: str, msg_id: str, n_citations: int, flags=(), links: bool = False) -> str:
     """The answer text with each valid `[n]` a link to source card n of message `msg_id`,
-    and the sentences the citation check could not verify marked."""
+    and the sentences the citation check could not verify marked; with `links`, glossary
+    terms link to the 术语 Lookup tab."""
     def link(m: re.Match) -> str:
         n = int(m.group(1))
         if not 1 <= n <= n_citations:
@@ -59,7 +60,7 @@ def answer_text_html(text: str, msg_id: str, n_citations: int, flags=()) -> str:
         return f'<a class="pq-cite" href="#src-{msg_id}-{n}" title="出处 Source {n}">[{n}]</a>'
 
     def part(t: str) -> str:
-        return _CITE.sub(link, _lines(t))
+        return _CITE.sub(link, _glossary_links(t) if links else _lines(t))
 
     marked = sorted({(f.start, f.end) for f in flags if f.kind in _CLAIM_FLAGS and 0 <= f.start < f.end <= len(text)})
     out, pos = [], 0
@@ -98,7 +99,7 @@ def answer_html(answer: Answer, msg_id: str, texts: Mapping[str, str]) -> str:
         parts.append(f'<div class="pq-notice">{_lines(answer.notice)}</div>')
     if answer.mode == "llm":
         parts.append('<div class="pq-mode">大模型撰写 · 引用已逐句核对 Written by the LLM · every citation checked</div>')
-    parts.append(answer_text_html(answer.text, msg_id, len(answer.citations), answer.flags))
+    parts.append(answer_text_html(answer.text, msg_id, len(answer.citations), answer.flags, links=answer.found))
     if answer.standalone:
         parts.append(f'<div class="pq-meta">按上下文理解为 Understood as: {esc(answer.standalone)}</div>')
     if answer.flags:

@@ -537,3 +537,6 @@ def test_glossary_terms_in_cited_sentences_link_to_lookup():
     assert 'class="pq-lookup"' in html_
     assert render.parse_lookup_request(re.search(r'href="(#lookup/[^"]+)"', html_).group(1)) in (
         "专精特新“小巨人”企业", "“十四五”")
+    # ... in the answer text too, where the citation marks stay links to their cards
+    text = html_.split('<div class="pq-text">', 1)[1].split("</div>", 1)[0]
+    assert 'class="pq-lookup"' in text and 'href="#src-m1-1"' in text
