@@ -39,7 +39,7 @@ class Candidate:
         return self.semantic + 0.15 * self.lexical - 0.01 * self.hit_rank
 
 
-def candidates(terms: list[KeyTerm], hits, docs, embed_texts, n_hits: int = 4,
+def candidates(terms: list[KeyTerm], hits, docs, embed_texts, n_hits: int = 5,
                max_sentences: int = 8) -> list[Candidate]:
     """Sentences of the first `n_hits` passages, scored against the question.
 
