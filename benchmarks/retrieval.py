@@ -313,7 +313,25 @@ def seed_dev(work: Path, cache_path: Path, cache: EmbeddingCache, limit: int | N
         return first_hit_rank((t for t, _ in results), q["evidence"])
     out = compare(a, answerable, judge, cache, (ranks, extra), axes)
     return {"index": index_info, "questions": len(questions), "answerable": len(answerable), **out,
-            "lookup_latency": lookup_latency(a)}
+            "lookup_latency": lookup_latency(a), "cold_ask": cold_ask(work / "seed_dev", cache_path)}
+
+
+def cold_ask(index_dir: Path, cache_path: Path, runs: int = 3) -> dict:
+    """Wall time of `policyqa ask "…"` in a new process (interpreter start, imports, index
+    load, answer), median of `runs`, for a Chinese and an English question."""
+    import subprocess
+    env = {**os.environ, "POLICYQA_CACHE_DIR": str(cache_path.parent)}
+    out = {}
+    for lang, q in (("zh", "2022年北京全年专利授权量是多少？"), ("en", "How many patents were granted in Beijing in 2022?")):
+        times = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "assistant.cli", "ask", q, "--index", str(index_dir)],
+                           cwd=ROOT, env=env, check=True, capture_output=True)
+            times.append(time.perf_counter() - t0)
+        out[lang] = {"question": q, "median_s": round(float(np.median(times)), 2), "runs": runs}
+    log(f"  cold `policyqa ask`: zh {out['zh']['median_s']} s, en {out['en']['median_s']} s (median of {runs})")
+    return out
 
 
 def lookup_latency(a: Assistant) -> dict:
