@@ -124,10 +124,13 @@ class Retriever:
         return [(ranked, self.fusion.w_translated)]
 
     def chinese_rendering(self, query: str) -> list[str]:
-        """Chinese terms for an English question: glossary terms, then one dictionary sense per word."""
+        """Chinese terms for an English question: glossary terms, then one dictionary sense per
+        word (each as far as the expansion settings allow)."""
         from .crosslingual import chinese_terms
         from .glossary_use import entries_in_english
-        return [e.zh for e in entries_in_english(query)] + chinese_terms(query, self.doc_freq(), per_word=1)
+        f = self.fusion
+        return ([e.zh for e in entries_in_english(query)] if f.expand_glossary else []) + \
+            (chinese_terms(query, self.doc_freq(), per_word=1) if f.expand_en else [])
 
     def lexical_terms(self, query: str, zh: bool) -> list[str]:
         """BM25 query terms; English questions also get dictionary translations."""
