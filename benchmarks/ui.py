@@ -73,13 +73,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+APP_LOG: Path | None = None     # output of the app started last
+
+
 def start_app(index_dir: Path, env: dict) -> tuple[subprocess.Popen, str, float]:
     """Start `python ui.py`; return the process, its URL and the seconds until HTTP 200."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "ui.py", "--index", str(index_dir), "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    global APP_LOG
+    APP_LOG = Path(tempfile.mkstemp(prefix="policyqa-ui-bench-app-", suffix=".log")[1])
+    with open(APP_LOG, "wb") as log:   # kept for the error message when the app misbehaves
+        proc = subprocess.Popen([sys.executable, "ui.py", "--index", str(index_dir), "--port", str(port)],
+                                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     while True:
         if proc.poll() is not None:
             sys.exit(f"benchmarks/ui.py: the app exited with {proc.returncode}")
@@ -111,7 +117,8 @@ def ask_in_browser(page, question: str) -> dict:
     page.press("#pq-question textarea", "Enter")
     t = page.evaluate("() => window.__pqBench")
     if t.get("timeout") or t.get("error") or "enter" not in t:
-        sys.exit(f"benchmarks/ui.py: no answer in the page for {question!r}: {t}")
+        tail = APP_LOG.read_text("utf-8", "replace")[-3000:] if APP_LOG else ""
+        sys.exit(f"benchmarks/ui.py: no answer in the page for {question!r}: {t}\napp log {APP_LOG}:\n{tail}")
     return {"first_ms": t["first"] - t["enter"], "complete_ms": t["done"] - t["enter"], "found": t["found"]}
 
 

@@ -470,6 +470,7 @@ def test_an_index_swapped_by_another_process_is_picked_up(rw_svc, tmp_path, cach
     f.write_text(NEW_DOC, encoding="utf-8")
     ingest([f], rw_svc.index_dir, cache_path=cache_dir / "embeddings.sqlite", progress=False)   # as the CLI would
     assert len(rw_svc.documents()) == 2 and rw_svc.assistant() is not before
+    assert rw_svc.assistant().embedder is before.embedder        # the loaded model is kept
 
 
 def test_a_reload_does_not_block_questions(rw_svc, monkeypatch):
