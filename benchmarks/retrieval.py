@@ -8,7 +8,8 @@ VectorStoreIndex, top-k similarity), `ours` (the default FusionConfig), `ours-no
 / `ours-glossary-only` / `ours-dictionary-only` (ours with the English query expansion
 switched off in part or whole), `ours-no-translation` (without the dense ranking of an
 English question's Chinese rendering; `-balanced`: dense hits ranked per document
-language instead, the previous default), and `fusion_grid`
+language instead, the previous default), `ours-no-rerank` (without the rerank by the
+key-term coverage of a passage's best sentence), and `fusion_grid`
 (ours over a grid of fusion weights, so weights are chosen by measurement).
 
 Datasets: `seed_dev` (../shared/eval/seed_dev.jsonl over one index of the seed article
@@ -56,9 +57,11 @@ SEED = ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.tx
 DEPTH = 10                      # passages retrieved per query; MRR@10 and Recall@10 need 10
 # The fusion grid: every combination of these FusionConfig values (--grid adds or replaces axes).
 GRID_AXES = {"rrf_k": (10, 60), "w_bm25_zh": (0.5, 1.0, 1.5, 2.0, 3.0), "w_bm25_en": (0.0, 0.3, 1.0, 2.0),
-             "expand_en": (True, False), "balance_languages": (True, False), "w_translated": (0.0, 0.5, 1.0, 2.0)}
+             "expand_en": (True, False), "balance_languages": (True, False), "w_translated": (0.0, 0.5, 1.0, 2.0),
+             "w_coverage_zh": (0.0, 0.1, 0.3)}
 TOP_ROWS = 12                             # grid rows in the table
-EN_ONLY = {"w_bm25_en", "expand_en", "w_translated", "translate_dense"}      # fields that matter for English questions only
+EN_ONLY = {"w_bm25_en", "expand_en", "w_translated", "translate_dense", "w_coverage_en"}  # fields that matter for English questions only
+ZH_ONLY = {"w_bm25_zh", "w_coverage_zh"}                           # ... and for Chinese questions only
 FLAGS = {"expand_en": "x", "balance_languages": "b"}     # boolean axes, shown as letters
 
 Results = list[tuple[str, str]]          # (passage text, doc_id), best first
@@ -201,7 +204,7 @@ def run_grid(a: Assistant, emb, queries: list[dict], judge, axes: dict[str, tupl
             if zh[q["id"]]:
                 fields = {k: v for k, v in fields.items() if k not in EN_ONLY}
             else:
-                fields.pop("w_bm25_zh")
+                fields = {k: v for k, v in fields.items() if k not in ZH_ONLY}
             key = (q["id"], tuple(sorted(fields.items())))
             if key not in memo:
                 s = searchers.setdefault(cfg, fusion_searcher(a, emb, cfg))
@@ -224,7 +227,7 @@ def best_configs(grid: list[dict], langs: list[str]) -> dict:
 
     out = {"overall": best(lambda r: r["overall"])}
     for lang in langs:
-        drop = EN_ONLY if lang == "zh" else {"w_bm25_zh"} if lang == "en" else ()
+        drop = EN_ONLY if lang == "zh" else ZH_ONLY if lang == "en" else ()
         out[lang] = best(lambda r, lang=lang: r["by_lang"][lang], drop)
     return out
 
@@ -263,7 +266,9 @@ def compare(a: Assistant, queries: list[dict], judge, cache: EmbeddingCache,
                   ("ours-dictionary-only", FusionConfig(expand_glossary=False)),
                   # ... and the dense ranking of English questions' Chinese rendering
                   ("ours-no-translation", FusionConfig(translate_dense=False)),
-                  ("ours-no-translation-balanced", FusionConfig(translate_dense=False, balance_languages=True))]
+                  ("ours-no-translation-balanced", FusionConfig(translate_dense=False, balance_languages=True)),
+                  # ... and the rerank by key-term coverage of one sentence
+                  ("ours-no-rerank", FusionConfig(w_coverage_zh=0.0, w_coverage_en=0.0))]
     for name, cfg in baselines:
         t0 = time.perf_counter()
         methods[name] = score_groups(queries, run_method(fusion_searcher(a, emb, cfg), queries, judge))
@@ -427,7 +432,8 @@ def _grid_rows(d: dict, langs: list[str]) -> tuple[list[tuple[str, dict]], list[
         if key not in seen:
             seen.add(key)
             grid.append(r)
-    names = {"rrf_k": "k", "w_bm25_zh": "zh", "w_bm25_en": "en", "w_dense": "d", "w_other_lang": "o"}
+    names = {"rrf_k": "k", "w_bm25_zh": "zh", "w_bm25_en": "en", "w_dense": "d", "w_other_lang": "o",
+             "w_translated": "tr", "w_coverage_zh": "cov"}
     out = []
     for i, r in enumerate(grid):
         is_default = all(r[k] == v for k, v in default.items())
