@@ -258,8 +258,9 @@ def compare(a: Assistant, queries: list[dict], judge, cache: EmbeddingCache,
     emb = BenchEmbedder(a.embedder, cache)
     methods = {}
     # Dense only: one cosine ranking of the question over all passages.
-    baselines = [("dense", FusionConfig(method="dense", balance_languages=False, translate_dense=False)),
-                 ("bm25", FusionConfig(method="bm25"))]
+    plain = {"w_coverage_zh": 0.0, "w_coverage_en": 0.0}     # no rerank on a one-sided baseline
+    baselines = [("dense", FusionConfig(method="dense", balance_languages=False, translate_dense=False, **plain)),
+                 ("bm25", FusionConfig(method="bm25", **plain))]
     # Query expansion of ours, switched off part by part (English questions are the ones it serves).
     baselines += [("ours-no-expansion", FusionConfig(expand_en=False, expand_glossary=False)),
                   ("ours-glossary-only", FusionConfig(expand_en=False)),
