@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant import Assistant
 from assistant.cli import main as cli
 from ingest import IndexBusy, IndexMismatch, ingest, remove, store
 from ingest.chunk import ChunkSettings
@@ -479,6 +480,8 @@ def test_interrupted_ingest_leaves_the_previous_index(built, tmp_path):
         top = [data.chunks[int(i)] for i in res.ids]
         assert len(top) == 3 and top[0].doc_id == SEED_ID, what
         np.testing.assert_allclose(res.similarities[0], data.vectors[int(res.ids[0])] @ query, atol=1e-5)
+        answer = Assistant.open(index_dir, cache_path=cache / "embeddings.sqlite").ask("2022年北京全年专利授权量是多少？")
+        assert answer.found and "20.3万件" in answer.text, what       # and it still answers
 
     # (signal, when): mid-embedding at a quarter and at two thirds, then mid-write
     steps = [(signal.SIGINT, "embedding", 0.25), (signal.SIGKILL, "embedding", 0.66),
