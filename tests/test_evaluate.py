@@ -213,3 +213,49 @@ def test_cli_reports_the_bad_line(tmp_path, index, capsys):
     assert main(["eval", str(path), "--index", str(index)]) == EXIT_ERROR
     err = capsys.readouterr().err
     assert f"{path}:2:" in err and err.startswith("policyqa: ")
+
+
+class _Scripted:
+    """Fixed results through the interface evaluate() uses (search, ask), so every metric
+    below is worked out by hand. The real assistant is measured by the tests above."""
+    def __init__(self, passages: dict[str, list[str]], answers: dict[str, tuple[bool, str]]):
+        self.passages, self.answers = passages, answers
+
+    def search(self, question, k=10):
+        from assistant.types import Hit
+        return [Hit(i, 1.0 / i, "d", "t", "", text, 0, len(text), None)
+                for i, text in enumerate(self.passages.get(question, [])[:k], 1)]
+
+    def ask(self, question):
+        from assistant.types import Answer
+        found, text = self.answers[question]
+        return Answer(question, text, found, "extractive")
+
+
+def test_metrics_of_a_hand_made_file():
+    filler = [f"无关段落{i}" for i in range(12)]
+    qs = [  # answerable: ranks 1, 3, 12 (beyond 10: a miss) and none; 2 unanswerable
+        {"id": "a", "lang": "zh", "question": "qa", "answerable": True, "evidence": ["甲乙"], "answer_contains": ["甲"]},
+        {"id": "b", "lang": "zh", "question": "qb", "answerable": True, "evidence": ["丙 丁"], "answer_contains": ["丙"]},
+        {"id": "c", "lang": "en", "question": "qc", "answerable": True, "evidence": ["戊己"], "answer_contains": ["戊"]},
+        {"id": "d", "lang": "en", "question": "qd", "answerable": True, "evidence": ["庚辛"], "answer_contains": ["庚"]},
+        {"id": "u", "lang": "zh", "question": "qu", "answerable": False, "evidence": [], "answer_contains": []},
+        {"id": "v", "lang": "en", "question": "qv", "answerable": False, "evidence": [], "answer_contains": []},
+    ]
+    passages = {"qa": ["这里有甲乙两字"] + filler, "qb": filler[:2] + ["丙丁"] + filler,
+                "qc": filler[:11] + ["戊己"], "qd": filler}
+    answers = {"qa": (True, "甲[1]"), "qb": (True, "答非所问[1]"), "qc": (True, "戊[1]"),
+               "qd": (False, "没有"), "qu": (False, "没有"), "qv": (True, "瞎说[1]")}
+    r = evaluate(_Scripted(passages, answers), qs, k=5, warm_up=False)
+    o = r.overall
+    assert (o.questions, o.answerable, o.unanswerable) == (6, 4, 2)
+    assert (o.recall_at_1, o.recall_at_5, o.recall_at_10) == (1 / 4, 2 / 4, 2 / 4)
+    assert o.mrr_at_10 == pytest.approx((1 + 1 / 3) / 4)
+    # right: a (found, contains 甲), c (戊), u (refused); wrong: b, d (refused), v (answered)
+    assert o.answer_accuracy == pytest.approx(3 / 6)
+    assert o.refusal_accuracy == 1 / 2 and o.false_refusals == 1 and o.false_refusal_rate == 1 / 4
+    zh, en = r.by_lang["zh"], r.by_lang["en"]
+    assert (zh.recall_at_1, zh.recall_at_5, zh.mrr_at_10) == (1 / 2, 1.0, pytest.approx((1 + 1 / 3) / 2))
+    assert (en.recall_at_10, en.mrr_at_10, en.false_refusals, en.refusal_accuracy) == (0.0, 0.0, 1, 0.0)
+    assert zh.answer_accuracy == pytest.approx(2 / 3) and en.answer_accuracy == pytest.approx(1 / 3)
+    assert [q.rank for q in r.questions] == [1, 3, None, None, None, None]
