@@ -79,3 +79,18 @@ def test_glosses_for_english_questions_only(seed_assistant):
         for c in ans.citations:
             assert seed_assistant.document(c.doc_id).text[c.start:c.end] == c.text
         assert {int(n) for n in re.findall(r"\[(\d+)\]", ans.text)} == {c.n for c in ans.citations}
+
+
+def test_reverse_dictionary_is_cached_on_disk(tmp_path, monkeypatch):
+    from assistant import crosslingual
+    monkeypatch.setenv("POLICYQA_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(crosslingual, "_reverse", None)
+    built = crosslingual.reverse_dictionary()
+    files = list(tmp_path.glob("cedict-reverse-*.marshal"))
+    assert len(files) == 1 and "专利" in built["patent"]
+    monkeypatch.setattr(crosslingual, "_reverse", None)
+    assert crosslingual.reverse_dictionary() == built                # read back from the file
+    files[0].write_bytes(b"not marshal data")                        # damaged: rebuilt, rewritten
+    monkeypatch.setattr(crosslingual, "_reverse", None)
+    assert crosslingual.reverse_dictionary() == built
+    assert crosslingual.marshal.loads(files[0].read_bytes()) == built
