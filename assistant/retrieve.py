@@ -1,7 +1,9 @@
 """Hybrid retrieval: dense (FAISS through llama-index) + BM25 (bm25s over jieba), fused.
 
-The fusion is weighted reciprocal-rank fusion; its constant and weights were chosen on
-seed_dev and cmrc2018 by benchmarks/retrieval.py (see README).
+English questions also rank the Chinese passages by a Chinese rendering of the question.
+The rankings are merged by weighted reciprocal-rank fusion; for Chinese questions the top
+is then reranked by the key-term coverage of each passage's best sentence. Constants and
+weights were chosen on seed_dev and cmrc2018 by benchmarks/retrieval.py (see README).
 """
 from __future__ import annotations
 

@@ -102,11 +102,14 @@ def start_app(index_dir: Path, env: dict) -> tuple[subprocess.Popen, str, float]
 
 
 def stop(proc: subprocess.Popen) -> None:
+    """Stop the app; its log is kept only when the run fails."""
     proc.terminate()
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
+    if APP_LOG is not None and sys.exc_info()[0] is None:    # not while a failure propagates
+        APP_LOG.unlink(missing_ok=True)
 
 
 def ask_in_browser(page, question: str) -> dict:
