@@ -1,8 +1,13 @@
 """Shared fixtures. Tests that need ../shared skip with a reason when it is absent."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -66,3 +71,41 @@ def full_index(shared, tmp_path_factory, cache_dir):
     summary = ingest([str(f) for f in files], index_dir, cache_path=cache_dir / "embeddings.sqlite",
                      progress=False)
     return files, summary, store.load(index_dir)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def http_server(cmd: list[str], probe_url: str, log_path: Path, *, name: str, env=None, cwd=None,
+                timeout: float = 120.0):
+    """Run `cmd` until the block ends, once `probe_url` answers HTTP 200; its output goes to
+    `log_path`, and its tail into the failure when it exits or never answers."""
+    with open(log_path, "w+") as log:
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    log.seek(0)
+                    pytest.fail(f"{name} exited with {proc.returncode}:\n{log.read()[-3000:]}")
+                try:
+                    with urllib.request.urlopen(probe_url, timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"{name} did not answer HTTP within {timeout:.0f} s:\n{log.read()[-3000:]}")
+                time.sleep(0.3)
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 
 from assistant.llm import LLMClient, LLMConfig
 from assistant.types import Answer
+
+from .conftest import free_port, http_server
 
 pytestmark = pytest.mark.slow
 NEEDS = "needs llama-cpp-python[server] and the Gemma 3 270M GGUF: run `make llm-server` (~11 min)"
@@ -31,38 +30,13 @@ def server(tmp_path_factory):
     except ImportError:
         pytest.skip(NEEDS)
     model = gemma.assemble(gemma.default_output_path(tmp_path_factory.mktemp("gguf")))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    log = open(tmp_path_factory.mktemp("llm-log") / "server.log", "w+")
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(model),
-                             "--chat_format", "gemma", "--host", "127.0.0.1", "--port", str(port),
-                             "--n_ctx", "4096", "--model_alias", "gemma3-270m"],
-                            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"llama_cpp.server exited with {proc.returncode}:\n{log.read()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url + "/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("llama_cpp.server did not start within 120 s")
-            time.sleep(0.5)
+    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--chat_format", "gemma",
+           "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--model_alias", "gemma3-270m"]
+    with http_server(cmd, url + "/models", tmp_path_factory.mktemp("llm-log") / "server.log",
+                     name="llama_cpp.server", env={**os.environ, "OMP_NUM_THREADS": "2"}):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_real_server_streams(server):

@@ -9,18 +9,14 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from ingest import ingest
 
-from .conftest import ROOT, SEED
+from .conftest import ROOT, SEED, free_port, http_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts" / "ui"
@@ -46,48 +42,19 @@ def _need_browser():
         pytest.skip(reason)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, cache_dir):
     _need_browser()
     data = tmp_path_factory.mktemp("ui-browser")
     idx = data / "index"
     ingest([SEED], idx, cache_path=cache_dir / "embeddings.sqlite", progress=False)
-    port = _free_port()
-    log = open(data / "app.log", "w+")
+    port = free_port()
     env = {**os.environ, "POLICYQA_CACHE_DIR": str(cache_dir), "GRADIO_ANALYTICS_ENABLED": "False",
            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "ui.py", "--index", str(idx), "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"the app exited with {proc.returncode}:\n{log.read()[-3000:]}")
-            try:
-                with urllib.request.urlopen(url, timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail("the app did not answer HTTP within 120 s")
-            time.sleep(0.3)
+    with http_server([sys.executable, "ui.py", "--index", str(idx), "--port", str(port)], url,
+                     data / "app.log", name="the app", env=env, cwd=ROOT):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture(scope="module")
