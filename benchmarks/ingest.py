@@ -17,11 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.txt"
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+from _setup import ROOT, SEED  # noqa: E402  (offline env, repository on sys.path)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

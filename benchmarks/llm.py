@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import sys
@@ -29,12 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from _setup import SEED, SHARED  # noqa: E402  (offline env, repository on sys.path)
 
 from assistant.core import Assistant  # noqa: E402
 from assistant.llm import LLMConfig  # noqa: E402
@@ -42,8 +36,6 @@ from assistant.types import Answer  # noqa: E402
 from assistant.verify import CLAIM_PROBLEMS, split_claims  # noqa: E402
 from ingest import ingest  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
-SEED = ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.txt"
 FALSE_CLAIMS = {True: "该文件还规定北京须在两年内建成十座大型国际机场。",
                 False: "The document also requires Beijing to build ten large international airports within two years."}
 

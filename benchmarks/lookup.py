@@ -18,10 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SEED = ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.txt"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from _setup import ROOT, SEED  # noqa: E402  (offline env, repository on sys.path)
 
 # Chinese (some in Traditional characters), English, and words outside the glossary.
 TERMS_ZH = ["科技自立自强", "国际科技创新中心", "專精特新", "专精特新“小巨人”企业", "三城一区", "新型举国体制",

@@ -35,12 +35,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from _setup import ROOT, SEED, SHARED  # noqa: E402  (offline env, repository on sys.path)
 
 import numpy as np  # noqa: E402
 
@@ -52,8 +47,6 @@ from ingest import ingest  # noqa: E402
 from ingest.cache import EmbeddingCache, default_cache_path, embed_cached  # noqa: E402
 from ingest.errors import BadQuery  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
-SEED = ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.txt"
 DEPTH = 10                      # passages retrieved per query; MRR@10 and Recall@10 need 10
 # The fusion grid: every combination of these FusionConfig values (--grid adds or replaces axes).
 GRID_AXES = {"rrf_k": (10, 60), "w_bm25_zh": (0.5, 1.0, 1.5, 2.0, 3.0), "w_bm25_en": (0.0, 0.3, 1.0, 2.0),

@@ -1,0 +1,15 @@
+"""What every benchmark script needs before it imports policyqa: model hubs offline, the
+repository on sys.path, and where the corpus and the shared data live."""
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SEED = ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.txt"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
