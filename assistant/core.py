@@ -148,14 +148,15 @@ class Assistant:
         """Retrieval plus the scored sentences and the found decision, shared by both modes."""
         q = normalize_query(question)
         qv = self.embedder.embed_query(q)
-        hits = self._hits(self.retriever.search(q, max(k, 5), query_vector=qv))
+        zh = is_chinese(q)
+        terms = key_terms(q, zh, self.retriever.doc_freq())     # once: retrieval reranks with them too
+        hits = self._hits(self.retriever.search(q, max(k, 5), query_vector=qv, terms=terms))
         if not hits:
             return Evidence(question, q, hits, [], False)
-        zh = is_chinese(q)
-        terms = key_terms(q, zh, self.retriever.doc_freq())
         cands = extractive.candidates(terms, hits, self.data.docs, lambda texts: self._sentence_sims(texts, qv))
         # The best sentence decides, and the answer quotes only passages that meet the bar.
-        passing = {c.hit_rank for c in cands if self._meets_bar(terms, hits[c.hit_rank], c, zh)}
+        need = {r: self._passage_bar(terms, hits[r], zh) for r in {c.hit_rank for c in cands}}
+        passing = {c.hit_rank for c in cands if need[c.hit_rank] is not None and c.semantic >= need[c.hit_rank]}
         found = any(c.hit_rank in passing for c in cands[:self.FOUND_TRIES])
         if found:
             cands = [c for c in cands if c.hit_rank in passing]
@@ -177,16 +178,16 @@ class Assistant:
     # retrieved) into confident wrong answers: a refusal is the better failure.
     FOUND_TRIES = 1
 
-    def _meets_bar(self, terms, hit, cand, zh: bool) -> bool:
-        """The sentence is close in meaning, and its passage holds the question's names and
-        numbers and most of its key terms."""
+    def _passage_bar(self, terms, hit, zh: bool) -> float | None:
+        """The cosine a sentence of `hit` needs to answer the question, or None when the
+        passage misses the question's names or numbers or most of its key terms."""
         t = self.thresholds
         share, _ = coverage(terms, hit.text)
         # Names and numbers may stand in the passage's heading path or title ("基于北京的调研").
         _, names_ok = coverage(terms, "\n".join((hit.text, hit.section, hit.title)))
         across = not zh and is_chinese(hit.text)
         min_cov, min_sem = (t.min_coverage_en, t.min_semantic_en) if across else (t.min_coverage_zh, t.min_semantic_zh)
-        return names_ok and share >= min_cov and cand.semantic >= min_sem
+        return min_sem if names_ok and share >= min_cov else None
 
     def _sentence_sims(self, texts: list[str], qv: np.ndarray) -> list[float]:
         return list(self.embed_passages(texts) @ qv)

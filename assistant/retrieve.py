@@ -65,8 +65,9 @@ class Retriever:
         self._doc_freq: dict[str, int] | None = None
 
     def search(self, query: str, k: int = 10, *, query_vector: np.ndarray | None = None,
-               doc_ids: set[str] | None = None) -> list[Scored]:
-        """Best-first chunks for a normalised query, no two overlapping in one document."""
+               doc_ids: set[str] | None = None, terms: list | None = None) -> list[Scored]:
+        """Best-first chunks for a normalised query, no two overlapping in one document.
+        `terms`: the query's key terms when the caller has them already (for the rerank)."""
         if not self.data.chunks:
             return []
         f = self.fusion
@@ -94,7 +95,8 @@ class Retriever:
         w_cov = f.w_coverage_zh if zh else f.w_coverage_en
         if w_cov:
             top = sorted(fused, key=lambda r: (-fused[r], r))[:max(f.rerank_depth, k)]
-            terms = key_terms(query, zh, self.doc_freq())
+            if terms is None:
+                terms = key_terms(query, zh, self.doc_freq())
             for row in top:
                 fused[row] += w_cov * self.sentence_coverage(terms, row)
         order = sorted(fused, key=lambda r: (-fused[r], r))
