@@ -21,7 +21,10 @@ from .types import RawDocument
 
 _SUFFIX = ".meta.json"
 SIDECAR_SUFFIXES = (_SUFFIX,)   # both X.ext.meta.json and X.meta.json end so
-FIELDS = ("title", "authors", "issuer", "date", "doc_number", "language", "source_url")
+FIELDS = ("title", "authors", "issuer", "date", "doc_number", "language", "source_url",
+          "display_title", "jurisdiction", "doc_type")
+# Inferred from the text when no sidecar or file property says them (identity.py).
+IDENTITY = ("title", "date", "date_source", "issuer", "jurisdiction", "doc_type", "doc_number", "congress")
 # Placeholders that editors write into the author/title fields by themselves.
 _JUNK_AUTHORS = {"python-docx", "administrator", "admin", "user", "unknown", "微软用户", "微软中国"}
 _JUNK_TITLE = re.compile(
@@ -117,13 +120,22 @@ def _date(value) -> str:
     raise ValueError(f"date must be YYYY or YYYY-MM-DD, got {s!r}")
 
 
+def _doc_type(value) -> str:
+    from .identity import DOC_TYPES
+    s = _text(value)
+    if s not in DOC_TYPES:
+        raise ValueError(f"doc_type must be one of {', '.join(DOC_TYPES)}, got {s!r}")
+    return s
+
+
 def _language(value) -> str:
     # "zh-CN", "zh_Hans" -> "zh": one code per language for language-specific processing.
     return re.split(r"[-_]", _text(value).lower())[0]
 
 
 _FIELD_CHECKS = {"title": _text, "issuer": _text, "doc_number": _text, "source_url": _text,
-                 "authors": _authors, "date": _date, "language": _language}
+                 "authors": _authors, "date": _date, "language": _language, "display_title": _text,
+                 "jurisdiction": _text, "doc_type": _doc_type}
 
 
 def _drop_placeholders(key: str, value):
@@ -134,18 +146,34 @@ def _drop_placeholders(key: str, value):
     return value
 
 
-def resolve_metadata(path: str | Path, raw: RawDocument, sidecar: dict) -> dict:
-    """Merge metadata: sidecar > the file's own > fallbacks guessed from name and text.
+def resolve_metadata(path: str | Path, raw: RawDocument, sidecar: dict, text: str | None = None) -> dict:
+    """Merge metadata: sidecar > identity read off the (cleaned) `text` > the file's own
+    properties > fallbacks from the file name and first line.
 
-    Always has title, authors (list), issuer, date, doc_number, language, source_url,
-    kind and filename; None where unknown. Extra keys of the file and sidecar are kept.
-    """
+    Always has title, display_title, authors (list), issuer, date, date_source, doc_number,
+    language, jurisdiction, doc_type, source_url, kind and filename; None where unknown.
+    Extra keys of the file and sidecar are kept. `date_source` says where the date was
+    read: sidecar, delivered, adopted, amended, revised, signed, file (its properties) or
+    file name (the last resort)."""
+    from .identity import display_title, infer_identity
     p = Path(path)
+    body = raw.text if text is None else text
     merged: dict = dict.fromkeys(FIELDS)
-    merged.update(authors=[], title=_title_fallback(raw.text) or p.stem,
-                  language=guess_language(raw.text), date=_year_in_name(p.name))
-    for source in (normalize(raw.metadata), normalize(sidecar, strict=True)):
-        merged.update({k: v for k, v in source.items() if v not in (None, "", [])})
+    merged.update(authors=[], title=_title_fallback(body) or p.stem, language=guess_language(body),
+                  date=_year_in_name(p.name), date_source="file name" if _year_in_name(p.name) else None)
+    own = {k: v for k, v in normalize(raw.metadata).items() if v not in (None, "", [])}
+    merged.update(own)
+    if own.get("date"):
+        merged["date_source"] = "file"
+    inferred = infer_identity(body, p.name, merged["language"])
+    merged.update({k: v for k, v in inferred.items() if k in IDENTITY and v is not None
+                   and not (k in ("date", "date_source") and inferred.get("date_source") == "file name")})
+    side = {k: v for k, v in normalize(sidecar, strict=True).items() if v not in (None, "", [])}
+    merged.update(side)
+    if "date" in side:
+        merged["date_source"] = "sidecar"
+    if not side.get("display_title"):
+        merged["display_title"] = display_title(merged) or merged["title"]
     merged.update(kind=raw.kind, filename=p.name)   # facts about the file, not overridable
     return merged
 

@@ -53,3 +53,4 @@ class Chunk:
     text: str
     section: str
     pages: tuple[int, ...] = ()
+    years: tuple[int, ...] = ()     # the years it speaks about (timeref.py), sorted

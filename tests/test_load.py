@@ -339,17 +339,22 @@ def test_is_sidecar():
     assert not is_sidecar("report.json") and not is_sidecar("meta.json.txt")
 
 
-def test_metadata_fallbacks(guofa):
+def test_metadata_read_off_the_text(guofa):
     meta = resolve_metadata(guofa, load_file(guofa), read_sidecar(guofa))
-    assert meta == {"title": "国务院关于印发国家职业教育改革", "authors": [], "issuer": None,
-                    "date": "2019", "doc_number": None, "language": "zh", "source_url": None,
+    assert meta == {"title": "国务院关于印发国家职业教育改革实施方案的通知", "authors": [], "issuer": "国务院",
+                    "date": "2019-01-24", "date_source": "signed", "doc_number": "国发〔2019〕4号",
+                    "language": "zh", "source_url": None, "jurisdiction": "全国", "doc_type": "notice",
+                    "display_title": "国务院关于印发国家职业教育改革实施方案的通知（国发〔2019〕4号）",
                     "kind": "txt", "filename": GUOFA.name}
 
 
 def test_metadata_fallback_title_and_language(seed):
-    assert resolve_metadata(SEED, load_file(SEED), {})["title"] == "科技自立自强视角下"
+    assert resolve_metadata(SEED, load_file(SEED), {})["title"] == "科技自立自强视角下国际科技创新中心建设研究"
     english = resolve_metadata(ENGLISH, load_file(shared(ENGLISH)), {})
-    assert english["language"] == "en" and english["date"] == "2017"
+    assert english["language"] == "en" and english["date"] == "2017-03-05"
+    undated = RawDocument(path="2025_report.txt", kind="txt", text="各位代表：\n现在，我代表国务院，向大会报告政府工作。")
+    meta = resolve_metadata("2025_report.txt", undated, {})
+    assert (meta["date"], meta["date_source"], meta["title"]) == ("2025", "file name", "政府工作报告")
     for first in ("国际科技创新中心建设研究 *", "国际科技创新中心建设研究①", "国际科技创新中心建设研究[1]"):
         raw = RawDocument(path="x.txt", kind="txt", text=f"\n{first}\n正文。")
         assert resolve_metadata("x.txt", raw, {})["title"] == "国际科技创新中心建设研究"
