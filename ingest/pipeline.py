@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,13 +24,16 @@ from .chunk import ChunkSettings, chunk_document
 from .clean import clean
 from .embed import Embedder, compatible, default_embedder, load_embedder
 from .errors import FileSkipped, IndexMismatch
+from .identity import year_of
 from .load import load_file
 from .meta import is_sidecar, read_sidecar, resolve_metadata, sidecar_candidates
+from .sentences import sentence_table
 from .structure import find_sections
+from .timeref import passage_years
 from .types import Chunk, PageSpan
 
 log = logging.getLogger(__name__)
-PIPELINE_VERSION = 1      # bump when cleaning/structure change, so documents are re-chunked
+PIPELINE_VERSION = 2      # bump when cleaning/structure/identity change, so documents are re-chunked
 
 
 @dataclass
@@ -46,6 +49,8 @@ class IngestSummary:
     documents: int = 0
     chunks: int = 0
     chunks_embedded: int = 0
+    sentences: int = 0
+    sentences_embedded: int = 0
     tokens_embedded: int = 0
     seconds: float = 0.0
 
@@ -97,7 +102,9 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
         if changed:       # an ingest that changes nothing leaves the current generation in place
             pending = [i for i, c in enumerate(new.chunks) if new.vectors_missing[i]]
             _embed(new, pending, emb, old, cache_path, progress, summary)
-            store.save(index_dir, store.IndexData(new.manifest, new.chunks, new.docs, new.vectors))
+            sentences, sentence_vectors = _sentences(new, old, emb, cache_path, progress, summary)
+            store.save(index_dir, store.IndexData(new.manifest, new.chunks, new.docs, new.vectors,
+                                                  sentences=sentences, sentence_vectors=sentence_vectors))
     summary.documents = len(new.docs)
     summary.chunks = len(new.chunks)
     summary.seconds = round(time.perf_counter() - t0, 2)
@@ -116,7 +123,9 @@ def remove(index_dir: str | Path, doc_ids: list[str]) -> list[str]:
         keep = {d: None for d in old.docs if d not in doc_ids}
         emb_info = old.manifest["embedder"]
         new = _assemble(old, keep, None, old.manifest["chunking"], emb_info)
-        store.save(index_dir, store.IndexData(new.manifest, new.chunks, new.docs, new.vectors))
+        sentences, sentence_vectors = _sentences(new, old, None, None, False, None)
+        store.save(index_dir, store.IndexData(new.manifest, new.chunks, new.docs, new.vectors,
+                                              sentences=sentences, sentence_vectors=sentence_vectors))
     return list(doc_ids)
 
 
@@ -196,13 +205,15 @@ def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes
         sidecar = {}
         if warnings is not None:
             warnings.append(f"{e.path}: {e.reason} (ignored; {path.name} ingested without it)")
-    metadata = resolve_metadata(path, raw, sidecar)
     cleaned = clean(raw.text, raw.pages)
     if not cleaned.text.strip():
         raise FileSkipped(str(path), "no text after cleaning")
+    metadata = resolve_metadata(path, raw, sidecar, cleaned.text)
     pages = _clean_pages(cleaned.source, raw.pages)
     sections = find_sections(cleaned.text)
-    chunks = chunk_document(doc_id, cleaned.text, sections, pages, chunking)
+    ref_year = year_of(metadata.get("date"))
+    chunks = [replace(c, years=passage_years(c.text, c.section, ref_year))
+              for c in chunk_document(doc_id, cleaned.text, sections, pages, chunking)]
     metadata.update(doc_id=doc_id, n_chars=len(cleaned.text), n_chunks=len(chunks),
                     n_pages=len(raw.pages) or None, encoding=raw.encoding,
                     ingested_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -292,6 +303,41 @@ def _embed(new: _Assembled, pending: list[int], emb: Embedder, old: store.IndexD
     new.vectors[todo] = vectors
     summary.chunks_embedded = n_embedded
     summary.tokens_embedded = emb.count_tokens(embedded) if embedded else 0
+
+
+def _sentences(new: _Assembled, old: store.IndexData, emb: Embedder | None, cache_path, progress: bool,
+               summary: IngestSummary | None) -> tuple[np.ndarray, np.ndarray]:
+    """The sentence table of the new generation and a vector per sentence: copied from the
+    old generation when the text is unchanged, else from the cache, else embedded."""
+    table = sentence_table(new.chunks, {d: doc.text for d, doc in new.docs.items()})
+    texts = [new.docs[new.chunks[r].doc_id].text[s:e] for r, s, e in table]
+    dim = new.vectors.shape[1]
+    vectors = np.zeros((len(texts), dim), dtype=np.float32)
+    previous: dict[str, int] = {}
+    if old.sentences is not None and old.sentence_vectors is not None and old.sentence_vectors.shape[1:] == (dim,):
+        for i, (r, s, e) in enumerate(old.sentences):
+            previous.setdefault(old.docs[old.chunks[r].doc_id].text[s:e], i)
+    todo = []
+    for i, t in enumerate(texts):
+        j = previous.get(t)
+        if j is None:
+            todo.append(i)
+        else:
+            vectors[i] = old.sentence_vectors[j]
+    if todo:
+        if emb is None:
+            emb = load_embedder(new.manifest["embedder"])
+        with EmbeddingCache(cache_path or default_cache_path()) as cache, \
+                tqdm(total=len(todo), desc="sentences", unit="sent", file=sys.stderr, disable=not progress) as bar:
+            embedded: list[str] = []
+            vecs, n = embed_cached(emb, [texts[i] for i in todo], cache, progress=bar.update, embedded=embedded)
+        vectors[todo] = vecs
+        if summary is not None:
+            summary.sentences_embedded = n
+            summary.tokens_embedded += emb.count_tokens(embedded) if embedded else 0
+    if summary is not None:
+        summary.sentences = len(texts)
+    return table, vectors
 
 
 def _content_hash(path: Path, max_bytes: int) -> str:

@@ -74,3 +74,28 @@ def split_sentences(text: str, start: int = 0, end: int | None = None) -> list[t
         prev = m.end()
     emit(prev, end)
     return spans
+
+
+_TRAILING_NOTES = re.compile(rf"(?:\s*{_NOTE})+$")
+
+
+def quotable_sentences(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Spans of the sentences of text[start:end] that can be cited (and are embedded one
+    by one at ingest): without a trailing footnote mark, and not just marks or labels."""
+    out = []
+    for s, e in split_sentences(text, start, end):
+        m = _TRAILING_NOTES.search(text, s, e)
+        if m and m.start() > s:
+            e = m.start()                     # cite the sentence, not its footnote mark
+        if len(re.sub(r"\W", "", text[s:e])) >= 4:
+            out.append((s, e))
+    return out
+
+
+def sentence_table(chunks, doc_texts: dict[str, str]):
+    """(m, 3) int32 rows (chunk row, start, end): every quotable sentence of every chunk,
+    in chunk order (a sentence two overlapping chunks share is listed under each)."""
+    import numpy as np
+    rows = [(i, s, e) for i, c in enumerate(chunks)
+            for s, e in quotable_sentences(doc_texts[c.doc_id], c.start, c.end)]
+    return np.array(rows, dtype=np.int32).reshape(-1, 3)

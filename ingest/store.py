@@ -6,6 +6,8 @@
                    docs.jsonl         cleaned text, metadata and page map per document
                    vectors.npy        float32 (n, dim), L2-normalised
                    vectors.faiss      FAISS IndexFlatIP over vectors.npy (llama-index FaissVectorStore)
+                   sentences.npy      int32 (m, 3): chunk row, start, end of each quotable sentence
+                   sentence_vectors.npy  float16 (m, dim): each sentence embedded on its own
                    bm25/              bm25s over jieba tokens
     INDEX/.lock                       held by the one writer
 
@@ -30,7 +32,7 @@ from .errors import IndexBusy, IndexMismatch, IndexNotFound
 from .tokenize import tokenize_for_index
 from .types import Chunk
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2       # 2: chunks carry the years they speak about
 CURRENT = "CURRENT"
 
 
@@ -57,6 +59,8 @@ class IndexData:
     docs: dict[str, StoredDocument]
     vectors: np.ndarray
     path: Path | None = None
+    sentences: np.ndarray | None = None          # (m, 3) int32: chunk row, start, end
+    sentence_vectors: np.ndarray | None = None   # (m, dim) float32 in memory
     _vector_store: object = None
     _bm25: object = None
 
@@ -87,7 +91,8 @@ def empty(embedder_info: dict, chunk_settings: dict) -> IndexData:
     manifest = {"format_version": FORMAT_VERSION, "embedder": embedder_info,
                 "chunking": chunk_settings, "documents": {}}
     dim = int(embedder_info["dim"])
-    return IndexData(manifest, [], {}, np.zeros((0, dim), dtype=np.float32))
+    return IndexData(manifest, [], {}, np.zeros((0, dim), dtype=np.float32),
+                     sentences=np.zeros((0, 3), dtype=np.int32), sentence_vectors=np.zeros((0, dim), dtype=np.float32))
 
 
 def exists(index_dir: str | Path) -> bool:
@@ -119,12 +124,15 @@ def load(index_dir: str | Path, *, eager: bool = False) -> IndexData:
         raise IndexMismatch(f"index manifest at {gen} does not name its embedding model and dimension; "
                             f"rebuild it with `policyqa ingest --rebuild --index {root}`")
     try:
-        chunks = [Chunk(**{**d, "pages": tuple(d["pages"])}) for d in _read_jsonl(gen / "chunks.jsonl")]
+        chunks = [Chunk(**{**d, "pages": tuple(d["pages"]), "years": tuple(d.get("years", ()))})
+                  for d in _read_jsonl(gen / "chunks.jsonl")]
         docs = {}
         for d in _read_jsonl(gen / "docs.jsonl"):
             d["pages"] = [tuple(p) for p in d["pages"]]
             docs[d["doc_id"]] = StoredDocument(**d)
         vectors = np.load(gen / "vectors.npy")
+        sentences = np.load(gen / "sentences.npy")
+        sentence_vectors = np.load(gen / "sentence_vectors.npy").astype(np.float32)
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise IndexMismatch(f"index at {gen} is damaged ({e}); rebuild with --rebuild") from e
     dim = embedder["dim"]
@@ -133,7 +141,10 @@ def load(index_dir: str | Path, *, eager: bool = False) -> IndexData:
             f"index at {gen} is inconsistent: {vectors.shape[0]} vectors of dimension "
             f"{vectors.shape[1] if vectors.ndim == 2 else '?'} for {len(chunks)} chunks of dimension {dim}; "
             "rebuild with --rebuild")
-    data = IndexData(manifest, chunks, docs, vectors, path=gen)
+    if sentences.ndim != 2 or sentences.shape[1:] != (3,) or sentence_vectors.shape != (len(sentences), dim) \
+            or (len(sentences) and not 0 <= int(sentences[:, 0].max()) < len(chunks)):
+        raise IndexMismatch(f"index at {gen} has a damaged sentence table; rebuild with --rebuild")
+    data = IndexData(manifest, chunks, docs, vectors, path=gen, sentences=sentences, sentence_vectors=sentence_vectors)
     if eager:
         data.vector_store()
         data.bm25()
@@ -175,6 +186,15 @@ def _write_generation(folder: Path, data: IndexData) -> None:
         np.save(f, vectors)
         _fsync(f)
     _faiss_store(vectors, data.dim).persist(persist_path=str(folder / "vectors.faiss"))
+    sentences = data.sentences if data.sentences is not None else np.zeros((0, 3), dtype=np.int32)
+    sentence_vectors = data.sentence_vectors if data.sentence_vectors is not None \
+        else np.zeros((0, data.dim), dtype=np.float32)
+    for name, array in (("sentences.npy", np.ascontiguousarray(sentences, dtype=np.int32)),
+                        # float16 halves the file; cosines move by < 1e-3, far below any threshold
+                        ("sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float16))):
+        with open(folder / name, "wb") as f:
+            np.save(f, array)
+            _fsync(f)
     _write_bm25(folder / "bm25", data.chunks)
     with open(folder / "manifest.json", "w", encoding="utf-8") as f:
         json.dump(manifest, f, ensure_ascii=False, indent=1)
