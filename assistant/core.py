@@ -14,9 +14,13 @@ from ingest.embed import compatible, load_embedder
 from ingest.errors import EmbedderUnavailable, IndexMismatch
 
 from . import answer as extractive
-from .evidence import coverage, key_terms
-from .normalize import is_chinese, normalize_query
-from .retrieve import FusionConfig, Retriever
+from .catalog import Catalog
+from .constraints import Constraints
+from .decide import Decision, decide
+from .query import Query, analyse
+from .retrieve import Retriever
+from .scope import fit, uncovered
+from .tuned import FusionConfig, Thresholds
 from .types import Answer, Document, Hit
 
 
@@ -28,19 +32,9 @@ class Evidence:
     hits: list[Hit]
     candidates: list              # answer.Candidate, best first
     found: bool
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """The found / not-found decision, calibrated on ../shared/eval/seed_dev.jsonl (README).
-
-    A question answered from a passage in its own language uses the first pair. An English
-    question over a Chinese passage is measured through dictionary translations, which find
-    fewer of its terms and score lower in meaning, hence its own, lower values."""
-    min_semantic_zh: float = 0.80     # cosine of the best sentence with the question
-    min_coverage_zh: float = 0.65     # weighted share of the question's key terms in its passage
-    min_semantic_en: float = 0.79     # English question, Chinese passage
-    min_coverage_en: float = 0.45
+    analysis: Query | None = None
+    decision: Decision | None = None
+    message: str = ""             # why nothing answers, when the constraints leave no document
 
 
 class Assistant:
@@ -51,6 +45,10 @@ class Assistant:
                  cache_path: str | Path | None = None):
         self.data, self.embedder, self.index_dir = data, embedder, index_dir
         self.retriever = Retriever(data, embedder, fusion)
+        self.catalog = Catalog.from_index(data)
+        # (doc_id, start, end) -> row of the sentence table, to reuse its vectors at answer time
+        self._sentence_rows = {} if data.sentences is None else {
+            (data.chunks[r].doc_id, int(s), int(e)): i for i, (r, s, e) in enumerate(data.sentences)}
         self.thresholds = thresholds
         self._cache_path = cache_path
         self._cache: EmbeddingCache | None = None
@@ -87,25 +85,40 @@ class Assistant:
         return Document(doc_id, d.metadata.get("title") or doc_id, d.text, dict(d.metadata))
 
     # -- search --------------------------------------------------------------------
-    def search(self, query: str, k: int = 10, *, doc_ids: set[str] | None = None) -> list[Hit]:
-        """Best-first passages for a query (BadQuery on empty or content-free input)."""
-        q = normalize_query(query)
+    def search(self, query: str, k: int = 10, *, doc_ids: set[str] | None = None,
+               filters: Constraints | None = None) -> list[Hit]:
+        """Best-first passages for a query (BadQuery on empty or content-free input).
+
+        The years, places and documents the query names rank the passages that fit them
+        first; `filters` (a `Constraints`: years, places, doc_types, docs, ...) and
+        `doc_ids` keep only the passages that fit."""
+        q = analyse(query, self.catalog)
         k = max(1, min(int(k), 100))
-        return self._hits(self.retriever.search(q, k, doc_ids=doc_ids))
+        return self._hits(self.retriever.search(q.text, k, doc_ids=self._allowed(doc_ids, filters),
+                                                fit=fit(q.constraints, self.catalog), lexical_query=q.rest))
+
+    def _allowed(self, doc_ids: set[str] | None, filters: Constraints | None) -> set[str] | None:
+        """The documents a search may return: `doc_ids`, narrowed by the document-level filters."""
+        if not filters:
+            return doc_ids
+        f = fit(filters, self.catalog)
+        ok = f.conflicts == 0
+        allowed = {self.data.chunks[r].doc_id for r in range(len(ok)) if ok[r]}
+        return allowed if doc_ids is None else allowed & set(doc_ids)
 
     def query_terms(self, query: str) -> list[str]:
         """The words the lexical side searches for (English: also their Chinese terms),
         for highlighting matches."""
-        q = normalize_query(query)
-        return self.retriever.lexical_terms(q, is_chinese(q))
+        q = analyse(query, self.catalog)
+        return self.retriever.lexical_terms(q.text, q.zh)
 
     def _hits(self, scored) -> list[Hit]:
         hits = []
         for rank, s in enumerate(scored, 1):
             c = self.data.chunks[s.row]
-            doc = self.data.docs[c.doc_id]
-            hits.append(Hit(rank, round(s.score, 6), c.doc_id, doc.metadata.get("title") or c.doc_id,
-                            c.section, c.text, c.start, c.end, c.pages[0] if c.pages else None))
+            ident = self.catalog.doc(c.doc_id)
+            hits.append(Hit(rank, round(s.score, 6), c.doc_id, ident.display_title, c.section, c.text,
+                            c.start, c.end, c.pages[0] if c.pages else None, ident.to_dict(), c.years))
         return hits
 
     # -- bilingual lookup -------------------------------------------------------------
@@ -144,53 +157,60 @@ class Assistant:
         from .llm_answer import answer_with_llm
         yield from answer_with_llm(self, question, llm, history, k)
 
-    def evidence(self, question: str, k: int = 5) -> Evidence:
+    def evidence(self, question: str, k: int = 5, *, filters: Constraints | None = None) -> Evidence:
         """Retrieval plus the scored sentences and the found decision, shared by both modes."""
-        q = normalize_query(question)
-        qv = self.embedder.embed_query(q)
-        zh = is_chinese(q)
-        terms = key_terms(q, zh, self.retriever.doc_freq())     # once: retrieval reranks with them too
-        hits = self._hits(self.retriever.search(q, max(k, 5), query_vector=qv, terms=terms))
-        if not hits:
-            return Evidence(question, q, hits, [], False)
-        cands = extractive.candidates(terms, hits, self.data.docs, lambda texts: self._sentence_sims(texts, qv))
-        # The best sentence decides, and the answer quotes only passages that meet the bar.
-        need = {r: self._passage_bar(terms, hits[r], zh) for r in {c.hit_rank for c in cands}}
-        passing = {c.hit_rank for c in cands if need[c.hit_rank] is not None and c.semantic >= need[c.hit_rank]}
-        found = any(c.hit_rank in passing for c in cands[:self.FOUND_TRIES])
-        if found:
-            cands = [c for c in cands if c.hit_rank in passing]
-        return Evidence(question, q, hits, cands, found)
+        q = analyse(question, self.catalog, self.retriever.doc_freq())
+        qv = self.embedder.embed_query(q.text)
+        scope = fit(q.constraints, self.catalog)
+        scored = self.retriever.search(q.text, max(k, 5), query_vector=qv, terms=list(q.terms), fit=scope,
+                                       doc_ids=self._allowed(None, filters), lexical_query=q.rest)
+        hits = self._hits(scored)
+        message = uncovered(q.constraints, self.catalog, scope, q.zh) or ""
+        if not hits or message:
+            return Evidence(question, q.text, hits, [], False, q, None, message)
+        fits = {h.rank - 1: not scope.dims or scope.satisfied(s.row) for h, s in zip(hits, scored)}
+        if q.whole_article:
+            cands = extractive.article_candidates(q, hits, fits)
+        else:
+            # Only passages that fit the question's years, places and documents can answer it.
+            usable = [h for h in hits if fits[h.rank - 1]] or hits
+            cands = extractive.candidates(q, hits, self.data.docs, lambda texts: self._sentence_sims(texts, qv),
+                                          only={h.rank - 1 for h in usable},
+                                          stored=lambda items: self._stored_sims(items, qv))
+        decision = decide(q, cands, hits, fits, self.thresholds)
+        if decision.found:          # the answer quotes only passages that meet the bar
+            cands = [c for c in cands if c.hit_rank in decision.passing]
+        return Evidence(question, q.text, hits, cands, decision.found, q, decision)
 
     def extractive_answer(self, ev: Evidence, *, question: str | None = None, notice: str = "",
                           standalone: str = "") -> Answer:
         """The quoted sentences of `ev` (or the not-found answer), cited."""
         question = ev.question if question is None else question
         if not ev.found:
-            return Answer(question, extractive.not_found_text(ev.query), False, "extractive",
+            return Answer(question, extractive.not_found_text(ev.query, ev.message), False, "extractive",
                           related=tuple(ev.hits[:3]), notice=notice, standalone=standalone)
-        text, citations = extractive.compose(ev.query, extractive.select(ev.candidates), self._meta_of)
+        chosen = ev.candidates if ev.analysis.whole_article else extractive.select(ev.candidates)
+        chosen = extractive.widen(chosen, ev.analysis, ev.hits, self.data.docs)
+        text, citations = extractive.compose(ev.query, chosen, self._meta_of)
         return Answer(question, text, True, "extractive", tuple(citations), notice=notice,
                       standalone=standalone)
 
-    # Candidate sentences (best first) that may decide "found". Letting the second and third
-    # decide too answered one more seed_dev question, but turned two refusals (evidence not
-    # retrieved) into confident wrong answers: a refusal is the better failure.
-    FOUND_TRIES = 1
-
-    def _passage_bar(self, terms, hit, zh: bool) -> float | None:
-        """The cosine a sentence of `hit` needs to answer the question, or None when the
-        passage misses the question's names or numbers or most of its key terms."""
-        t = self.thresholds
-        share, _ = coverage(terms, hit.text)
-        # Names and numbers may stand in the passage's heading path or title ("基于北京的调研").
-        _, names_ok = coverage(terms, "\n".join((hit.text, hit.section, hit.title)))
-        across = not zh and is_chinese(hit.text)
-        min_cov, min_sem = (t.min_coverage_en, t.min_semantic_en) if across else (t.min_coverage_zh, t.min_semantic_zh)
-        return min_sem if names_ok and share >= min_cov else None
-
     def _sentence_sims(self, texts: list[str], qv: np.ndarray) -> list[float]:
         return list(self.embed_passages(texts) @ qv)
+
+    def _stored_sims(self, items, qv: np.ndarray) -> list[float | None]:
+        """Cosines of (doc_id, spans) items from the index's sentence vectors (a run of
+        sentences: their mean vector); None for a sentence the index has no vector of."""
+        sv, where = self.data.sentence_vectors, self._sentence_rows
+        out: list[float | None] = []
+        for doc_id, spans in items:
+            idx = [where.get((doc_id, s, e)) for s, e in spans]
+            if sv is None or any(i is None for i in idx):
+                out.append(None)
+                continue
+            v = sv[idx].sum(axis=0)
+            out.append(float(v @ qv / (np.linalg.norm(v) or 1.0)))
+        return out
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         """Unit vectors of passages or sentences, through the embedding cache."""
@@ -200,6 +220,7 @@ class Assistant:
         vecs, _ = embed_cached(self.embedder, texts, self._cache)
         return vecs
 
-    def _meta_of(self, c) -> tuple[str, str, int | None]:
-        doc = self.data.docs[c.doc_id]
-        return doc.metadata.get("title") or c.doc_id, c.section, doc.page_at(c.start)
+    def _meta_of(self, c) -> tuple[str, str, int | None, dict]:
+        ident = self.catalog.doc(c.doc_id)
+        return ident.display_title, c.section, self.data.docs[c.doc_id].page_at(c.start), ident.to_dict()
+

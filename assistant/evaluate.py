@@ -59,6 +59,7 @@ class QuestionResult:
     id: str
     lang: str
     answerable: bool
+    kind: str
     rank: int | None             # first hit among the retrieved passages; None: not retrieved
     found: bool                  # what the assistant said
     answer_ok: bool
@@ -110,10 +111,12 @@ class EvalReport:
     by_lang: dict[str, Metrics]
     latency: Latency
     questions: tuple[QuestionResult, ...] = field(default=())
+    by_kind: dict[str, Metrics] = field(default_factory=dict)   # by the questions' `kind`, when they have one
 
     def to_dict(self) -> dict:
         return {"k": self.k, "overall": self.overall.to_dict(),
                 "by_lang": {lang: m.to_dict() for lang, m in self.by_lang.items()},
+                "by_kind": {kind: m.to_dict() for kind, m in self.by_kind.items()},
                 "latency": self.latency.to_dict(),
                 "questions": [q.to_dict() for q in self.questions]}
 
@@ -137,6 +140,9 @@ def check_question(q: object, where: str) -> dict:
     out["lang"] = q.get("lang") or "?"
     if not isinstance(out["lang"], str):
         raise bad("'lang' must be a string such as \"zh\" or \"en\"")
+    out["kind"] = q.get("kind") or ""
+    if not isinstance(out["kind"], str):
+        raise bad("'kind' must be a string such as \"dated-fact\"")
     for key in ("evidence", "answer_contains"):
         value = q.get(key) if q.get(key) is not None else []
         if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
@@ -208,13 +214,15 @@ def evaluate(assistant, questions: list[dict], k: int = 5, *, warm_up: bool = Tr
             found, text, error = False, "", error or str(e)
         t2 = time.perf_counter()
         rank = first_hit_rank((h.text for h in hits), q["evidence"]) if q["answerable"] else None
-        results.append(QuestionResult(q["id"], q["lang"], q["answerable"], rank, found,
+        results.append(QuestionResult(q["id"], q["lang"], q["answerable"], q["kind"], rank, found,
                                       answer_is_right(q, found, text),
                                       round((t1 - t0) * 1000, 3), round((t2 - t1) * 1000, 3), error))
     langs = sorted({r.lang for r in results})
+    kinds = sorted({r.kind for r in results if r.kind})
     return EvalReport(k, metrics(results, k), {lang: metrics([r for r in results if r.lang == lang], k)
                                                 for lang in langs},
-                      latency(results), tuple(results))
+                      latency(results), tuple(results),
+                      {kind: metrics([r for r in results if r.kind == kind], k) for kind in kinds})
 
 
 def retrieval_scores(ranks: list[int | None], k: int = 5) -> dict:
@@ -258,9 +266,30 @@ def latency(results: list[QuestionResult]) -> Latency:
 # -- display -------------------------------------------------------------------------
 
 def format_table(report: EvalReport) -> str:
-    """A plain-text table: one column overall, one per language; then latency and misses."""
-    cols = [("all", report.overall)] + list(report.by_lang.items())
+    """A plain-text table: one column overall, one per language; then one per kind of
+    question (when the file says kinds); then latency and misses."""
+    text = _table([("all", report.overall)] + list(report.by_lang.items()), report.k)
+    if report.by_kind:
+        text += "\n\n" + _kind_table(report.by_kind)
+    return text + "\n" + _misses(report)
 
+
+def _kind_table(by_kind: dict[str, Metrics]) -> str:
+    """One row per kind of question: the few figures that say how each kind fares."""
+    def rate(x: float | None) -> str:
+        return "-" if x is None else f"{x:.3f}"
+
+    head = ("kind", "questions", "Recall@5", "MRR@10", "accuracy", "refused unans.", "false refusals")
+    rows = [(kind, str(m.questions), rate(m.recall_at_5), rate(m.mrr_at_10), rate(m.answer_accuracy),
+             rate(m.refusal_accuracy), str(m.false_refusals)) for kind, m in by_kind.items()]
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+    lines = ["  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}" for i, (c, w) in enumerate(zip(r, widths)))
+             for r in [head, *rows]]
+    lines.insert(1, "-" * len(lines[0]))
+    return "\n".join(lines)
+
+
+def _table(cols: list[tuple[str, Metrics]], k: int) -> str:
     def rate(x: float | None) -> str:
         return "-" if x is None else f"{x:.3f}"
 
@@ -272,8 +301,8 @@ def format_table(report: EvalReport) -> str:
         ("Recall@5", [rate(m.recall_at_5) for _, m in cols]),
         ("Recall@10", [rate(m.recall_at_10) for _, m in cols]),
     ]
-    if report.k not in (1, 5, 10):
-        rows.append((f"Recall@{report.k}", [rate(m.recall_at_k) for _, m in cols]))
+    if k not in (1, 5, 10):
+        rows.append((f"Recall@{k}", [rate(m.recall_at_k) for _, m in cols]))
     rows += [
         ("MRR@10", [rate(m.mrr_at_10) for _, m in cols]),
         ("answer accuracy", [rate(m.answer_accuracy) for _, m in cols]),
@@ -286,13 +315,16 @@ def format_table(report: EvalReport) -> str:
     lines.append("-" * len(lines[0]))
     for label, cells in rows:
         lines.append(f"{label:<{w0}}" + "".join(f"  {c:>{w}}" for c, w in zip(cells, widths)))
+    return "\n".join(lines)
 
+
+def _misses(report: EvalReport) -> str:
     lat = report.latency
 
     def ms(x: float | None) -> str:
         return "-" if x is None else f"{x:.1f}"
 
-    lines += ["", f"latency ms   search median {ms(lat.search_median_ms)}  p95 {ms(lat.search_p95_ms)}"
+    lines = ["", f"latency ms   search median {ms(lat.search_median_ms)}  p95 {ms(lat.search_p95_ms)}"
                   f"   ask median {ms(lat.ask_median_ms)}  p95 {ms(lat.ask_p95_ms)}"]
     not_retrieved = [r.id for r in report.questions if r.answerable and (r.rank is None or r.rank > 10)]
     wrong = [r.id for r in report.questions if not r.answer_ok]

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from ingest.tokenize import _get_jieba
 
-from .normalize import _EN_STOP, content_terms
+from .normalize import EN_STOP, ZH_STOP
+
+_TOKEN = re.compile(r"[0-9A-Za-z\u00c0-\u024f]+(?:[.%][0-9A-Za-z]+)*%?|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 _MONTHS = set("january february march april may june july august september october november december".split())
 _NAME_FLAGS = {"ns", "nr", "nt", "nz", "nrt"}
@@ -26,6 +28,7 @@ class KeyTerm:
     alternatives: tuple[str, ...]     # any of these in a passage counts as the term
     weight: float
     required: bool                    # a name or number the passage must contain
+    parts: tuple[str, ...] = ()       # its words (财政赤字 -> 财政, 赤字): some of them count in part
 
 
 def key_terms(question: str, zh: bool, doc_freq: dict[str, int] | None = None) -> list[KeyTerm]:
@@ -33,25 +36,39 @@ def key_terms(question: str, zh: bool, doc_freq: dict[str, int] | None = None) -
     return _zh_terms(question) if zh else _en_terms(question, doc_freq or {})
 
 
+# A compound term missing whole but present in its words (赤字率 for 财政赤字率) counts this much.
+PART_CREDIT = 0.7
+
+
 def coverage(terms: list[KeyTerm], passage: str) -> tuple[float, bool]:
     """(weighted share of terms present, whether every required term is present)."""
     if not terms:
         return 0.0, True
     low = passage.lower()
-    present = [any(a in low for a in t.alternatives) for t in terms]
+    present = [1.0 if any(a in low for a in t.alternatives) else
+               PART_CREDIT * sum(p in low for p in t.parts) / len(t.parts) if t.parts else 0.0
+               for t in terms]
     total = sum(t.weight for t in terms)
-    share = sum(t.weight for t, p in zip(terms, present) if p) / total
-    return share, all(p for t, p in zip(terms, present) if t.required)
+    share = sum(t.weight * p for t, p in zip(terms, present)) / total
+    return share, all(p == 1.0 for t, p in zip(terms, present) if t.required)
 
 
 def _zh_terms(question: str) -> list[KeyTerm]:
+    """Words of the question in jieba's precise cut (财政赤字, 总产量), each with the smaller
+    words the index knows it by (财政, 赤字), so a passage saying 赤字率 still counts in part."""
+    jieba = _get_jieba()
     names = _zh_names(question)
     out: dict[str, KeyTerm] = {}
-    for t in content_terms(question):
-        if len(t) < 2 and not t.isdigit():
-            continue
-        number = bool(re.search(r"\d", t))
-        out[t] = KeyTerm(t, (t.lower(),), 2.0 if number or t in names else 1.0, number or t in names)
+    for m in _TOKEN.finditer(question):
+        piece = m.group(0)
+        words = [piece.lower()] if piece[0].isascii() else jieba.lcut(piece)
+        for t in words:
+            if t in ZH_STOP or t in EN_STOP or (len(t) < 2 and not t.isdigit()):
+                continue
+            number = bool(re.search(r"\d", t))
+            parts = () if number or len(t) < 3 else tuple(
+                p for p in dict.fromkeys(jieba.cut_for_search(t)) if len(p) >= 2 and p != t)
+            out[t] = KeyTerm(t, (t.lower(),), 2.0 if number or t in names else 1.0, number or t in names, parts)
     return list(out.values())
 
 
@@ -70,7 +87,7 @@ def _en_terms(question: str, doc_freq: dict[str, int]) -> list[KeyTerm]:
     for i, m in enumerate(re.finditer(r"\d+(?:st|nd|rd|th)\b|[A-Za-z]+|\d+(?:\.\d+)?", question)):
         word = m.group(0)
         low = word.lower()
-        if low in _EN_STOP or (len(low) < 3 and not low.isdigit()):
+        if low in EN_STOP or (len(low) < 3 and not low.isdigit()):
             continue
         if re.match(r"\d", low):
             # A number must be in the passage; an ordinal (14th -> 十四五) need not be written in digits.

@@ -41,11 +41,13 @@ def entries_in_chinese(text: str, glossary: Glossary | None = None) -> list[tupl
     spans: list[tuple[int, int, GlossaryEntry]] = []
     taken = [False] * len(text)
     for form, entry in forms:
-        for m in re.finditer(re.escape(form), text):
-            if not any(taken[m.start():m.end()]):
-                spans.append((m.start(), m.end(), entry))
-                for j in range(m.start(), m.end()):
-                    taken[j] = True
+        start = text.find(form)          # plain find: ~900 forms per call, most absent
+        while start >= 0:
+            end = start + len(form)
+            if not any(taken[start:end]):
+                spans.append((start, end, entry))
+                taken[start:end] = [True] * (end - start)
+            start = text.find(form, end)
     return sorted(spans, key=lambda s: s[0])
 
 

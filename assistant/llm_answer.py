@@ -67,7 +67,7 @@ def answer_with_llm(assistant, question: str, llm, history: Sequence[tuple[str, 
 def _checked(assistant, question: str, standalone: str, draft: str, hits, ev) -> Answer:
     docs = assistant.data.docs
     sources = [SourcePassage(i, h.doc_id, h.title, h.section, h.start, h.end, docs[h.doc_id].text,
-                             docs[h.doc_id].page_at) for i, h in enumerate(hits, 1)]
+                             docs[h.doc_id].page_at, h.document) for i, h in enumerate(hits, 1)]
     verifier = Verifier(assistant.embedder.embed_query, assistant.embed_passages,
                         assistant.retriever.doc_freq())
     checked = verifier.check(draft, sources)

@@ -13,17 +13,20 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 # Question words and function words: they match everywhere and carry no content.
-_ZH_STOP = set("""
+ZH_STOP = frozenset("""
 什么 哪些 哪个 哪种 哪里 哪儿 哪 多少 几 几个 几年 如何 怎么 怎样 怎么样 为什么 为何 是否 是不是 有没有 吗 呢 吧 啊
 的 了 是 在 和 与 及 或 对 于 把 被 从 向 有 中 上 下 等 也 都 还 又 并 而 其 之 该 这 那 这个 那个 这些 那些
 我 我们 你 你们 他 她 它 他们 请问 请 一下 文章 本文 文中 提到 提出 指出 认为 方面 主要 哪几 多大 情况 什么样
+各 各是 分别 哪一天 哪天 时候 何时 最迟 一共 具体 多长 多久 哪一年 哪年 里 到 间 又是 怎样 一样
 """.split())
-_EN_STOP = set("""
+EN_STOP = frozenset("""
 a an the of in on at to for from by with about as into over under and or not no is are was were be been being
 do does did what which who whom whose when where why how many much there their this that these those it its
 they them he she we you i me my our your his her can could should would will shall may might must has have had
 than then so such any some all each per also according did during between within
 """.split())
+
+_ZH_STOP, _EN_STOP = ZH_STOP, EN_STOP     # older private names, still imported elsewhere
 
 _t2s = None
 _t2s_lock = threading.Lock()
@@ -67,7 +70,7 @@ def content_terms(query: str) -> list[str]:
     """BM25 tokens of a (normalised) query without question and function words."""
     out = []
     for t in tokenize_for_index(query):
-        if t in _ZH_STOP or t in _EN_STOP:
+        if t in ZH_STOP or t in EN_STOP:
             continue
         out.append(t)
     return out

@@ -1,9 +1,13 @@
-"""Hybrid retrieval: dense (FAISS through llama-index) + BM25 (bm25s over jieba), fused.
+"""Hybrid retrieval: dense cosines + BM25 (bm25s over jieba), fused, within the passages
+that fit the question's constraints.
 
 English questions also rank the Chinese passages by a Chinese rendering of the question.
-The rankings are merged by weighted reciprocal-rank fusion; for Chinese questions the top
-is then reranked by the key-term coverage of each passage's best sentence. Constants and
-weights were chosen on seed_dev and cmrc2018 by benchmarks/retrieval.py (see README).
+The rankings are merged by weighted reciprocal-rank fusion over the passages that
+contradict none of the question's constraints (the 2024 report for a question about
+2024, Beijing's documents for Beijing); those that match more of them rank higher, those
+that contradict one follow after. For Chinese questions the top is then reranked by
+the key-term coverage of each passage's best sentence. Constants and weights live in
+`tuned.py`, with the benchmark that chose them.
 """
 from __future__ import annotations
 
@@ -15,34 +19,14 @@ from ingest.sentences import split_sentences
 from ingest.store import IndexData
 
 from .evidence import coverage, key_terms
-from .normalize import _EN_STOP, _ZH_STOP, content_terms, is_chinese
+from .normalize import EN_STOP, ZH_STOP, content_terms, is_chinese
+from .scope import Fit
+from .tuned import FusionConfig
 
-_STOP = _EN_STOP | _ZH_STOP
-
-
-@dataclass(frozen=True)
-class FusionConfig:
-    """How dense and BM25 rankings are combined."""
-    method: str = "rrf"          # "rrf" | "dense" | "bm25"
-    rrf_k: int = 10
-    w_dense: float = 1.0
-    w_bm25_zh: float = 1.5       # Chinese questions
-    w_bm25_en: float = 1.0       # questions without Chinese characters
-    depth: int = 50              # candidates taken from each side
-    expand_en: bool = True       # add CC-CEDICT Chinese terms to English questions' BM25 side
-    expand_glossary: bool = True # add the glossary's forms in the other language to BM25
-    # Rank dense hits per document language, then fuse. It lifted Chinese passages for English
-    # questions until the translated ranking below did that better (benchmarks/retrieval.py grid).
-    balance_languages: bool = False
-    w_other_lang: float = 1.0    # weight of rankings over documents in another language than the query's
-    translate_dense: bool = True # English questions: also rank Chinese passages by a Chinese rendering
-    w_translated: float = 1.0    # weight of that ranking
-    # Rerank the best `rerank_depth` by the share of the question's key terms that one
-    # sentence of the passage holds (names and numbers weigh double). English questions'
-    # terms only count through dictionary translations, which made it worse for them.
-    w_coverage_zh: float = 0.1
-    w_coverage_en: float = 0.0
-    rerank_depth: int = 20
+_STOP = EN_STOP | ZH_STOP
+_NO_PENALTY = 0.0
+# Passages that contradict the question's constraints rank after every passage that does not.
+_CONFLICT_PENALTY = 10.0
 
 
 @dataclass(frozen=True)
@@ -50,7 +34,7 @@ class Scored:
     """One fused candidate (a chunk row of the index)."""
     row: int
     score: float
-    dense: float                 # cosine similarity with the query (0 when not retrieved densely)
+    dense: float                 # cosine similarity with the query
     bm25: float
 
 
@@ -61,45 +45,68 @@ class Retriever:
         self.data, self.embedder, self.fusion = data, embedder, fusion
         # Language per passage, not per document: a Chinese passage quoting English titles
         # is still Chinese, and a bilingual document has passages of both.
-        self._lang = ["zh" if is_chinese(c.text) else "en" for c in data.chunks]
+        self._zh = np.array([is_chinese(c.text) for c in data.chunks], dtype=bool)
         self._doc_freq: dict[str, int] | None = None
 
     def search(self, query: str, k: int = 10, *, query_vector: np.ndarray | None = None,
-               doc_ids: set[str] | None = None, terms: list | None = None) -> list[Scored]:
+               doc_ids: set[str] | None = None, terms: list | None = None, fit: Fit | None = None,
+               lexical_query: str | None = None) -> list[Scored]:
         """Best-first chunks for a normalised query, no two overlapping in one document.
-        `terms`: the query's key terms when the caller has them already (for the rerank)."""
-        if not self.data.chunks:
+
+        `terms`: the query's key terms when the caller has them already (for the rerank);
+        `fit`: how each passage fits the question's constraints; `lexical_query`: the
+        question without what the constraints read (years, document names) for BM25."""
+        n = len(self.data.chunks)
+        if not n:
             return []
         f = self.fusion
         depth = max(f.depth, 4 * k)
-        qv = self.embedder.embed_query(query) if query_vector is None else query_vector
         zh = is_chinese(query)
-        keep = (lambda row: True) if doc_ids is None else (lambda row: self.data.chunks[row].doc_id in doc_ids)
-        rankings: list[tuple[dict[int, float], float]] = []
-        dense: dict[int, float] = {}
+        qv = self.embedder.embed_query(query) if query_vector is None else query_vector
+        allowed = np.ones(n, dtype=bool)
+        if doc_ids is not None:
+            allowed = np.array([c.doc_id in doc_ids for c in self.data.chunks], dtype=bool)
+        conflicts = fit.conflicts if fit is not None and fit.dims else np.zeros(n, dtype=np.int32)
+        matches = fit.matches if fit is not None and fit.dims else np.zeros(n, dtype=np.int32)
+
+        cosines = self.cosines(qv)
+        rankings: list[tuple[np.ndarray, float]] = []
         if f.method in ("rrf", "dense"):
-            dense = {r: s for r, s in self.dense(qv, 4 * depth if doc_ids is None else len(self.data.chunks)).items()
-                     if keep(r)}
-            rankings += self._by_language(dense, "zh" if zh else "en", f.w_dense)
+            rankings.append((cosines, f.w_dense))
+            w_sent = f.w_sentence_zh if zh else f.w_sentence_en
+            if w_sent and self.data.sentence_vectors is not None and len(self.data.sentence_vectors):
+                rankings.append((self.best_sentence(qv), w_sent))
             if not zh and f.translate_dense:
-                rankings += self._translated(query, depth, keep)
-        lexical: dict[int, float] = {}
+                rankings += self._translated(query)
+        lexical = np.zeros(n, dtype=np.float32)
         if f.method in ("rrf", "bm25"):
-            lexical = {r: s for r, s in self.bm25(self.lexical_terms(query, zh), 4 * depth).items() if keep(r)}
-            # One BM25 ranking: split by language it measured worse (benchmarks/retrieval.py).
-            rankings.append((lexical, f.w_bm25_zh if zh else f.w_bm25_en))
-        fused: dict[int, float] = {}
-        for ranking, weight in rankings:
-            for rank, row in enumerate(sorted(ranking, key=ranking.get, reverse=True)[:depth]):
-                fused[row] = fused.get(row, 0.0) + weight / (f.rrf_k + rank + 1)
+            lexical = self.bm25_scores(self.lexical_terms(lexical_query or query, zh))
+            # BM25 scoring 0 is no hit at all; one BM25 ranking (split by language measured worse).
+            rankings.append((np.where(lexical > 0, lexical, -np.inf), f.w_bm25_zh if zh else f.w_bm25_en))
+
+        fused = np.full(n, -np.inf)
+        pool = allowed & (conflicts == 0)
+        rest = allowed & ~pool
+        for group, penalty in ((pool, _NO_PENALTY), (rest, _CONFLICT_PENALTY)):
+            if not group.any():
+                continue
+            score = np.zeros(n)
+            hit = np.zeros(n, dtype=bool)
+            for ranking, weight in rankings:
+                top = _top(ranking, group, depth)
+                score[top] += weight / (f.rrf_k + np.arange(1, len(top) + 1))
+                hit[top] = True
+            score += f.w_match * matches
+            fused = np.where(group & hit, score - penalty, fused)
         w_cov = f.w_coverage_zh if zh else f.w_coverage_en
-        if w_cov:
-            top = sorted(fused, key=lambda r: (-fused[r], r))[:max(f.rerank_depth, k)]
+        order = [int(r) for r in np.argsort(-fused, kind="stable") if np.isfinite(fused[r])]
+        if w_cov and order:
             if terms is None:
                 terms = key_terms(query, zh, self.doc_freq())
+            top = order[:max(f.rerank_depth, k)]
             for row in top:
                 fused[row] += w_cov * self.sentence_coverage(terms, row)
-        order = sorted(fused, key=lambda r: (-fused[r], r))
+            order = sorted(top, key=lambda r: (-fused[r], r)) + order[len(top):]
         out: list[Scored] = []
         taken: dict[str, list[tuple[int, int]]] = {}
         for row in order:
@@ -108,9 +115,7 @@ class Retriever:
             if any(c.start < e and s < c.end for s, e in spans):
                 continue                      # overlaps a better hit of the same document
             spans.append((c.start, c.end))
-            # The exact cosine, also for BM25-only candidates: the found decision reads it.
-            cos = dense[row] if row in dense else float(self.data.vectors[row] @ qv)
-            out.append(Scored(row, fused[row], cos, lexical.get(row, 0.0)))
+            out.append(Scored(row, float(fused[row]), float(cosines[row]), float(lexical[row])))
             if len(out) == k:
                 break
         return out
@@ -121,31 +126,32 @@ class Retriever:
         text = self.data.docs[c.doc_id].text
         return max((coverage(terms, text[s:e])[0] for s, e in split_sentences(text, c.start, c.end)), default=0.0)
 
-    def _by_language(self, ranking: dict[int, float], query_lang: str, weight: float):
-        """One ranking per document language. Cosines across languages run lower than
-        within one, so a single dense ranking buries Chinese passages under English ones
-        for an English question (and the reverse)."""
-        f = self.fusion
-        if not f.balance_languages:
-            return [(ranking, weight)]
-        groups: dict[str, dict[int, float]] = {}
-        for row, s in ranking.items():
-            groups.setdefault(self._lang[row], {})[row] = s
-        return [(g, weight * (1.0 if lang == query_lang else f.w_other_lang)) for lang, g in groups.items()]
+    def cosines(self, qv: np.ndarray) -> np.ndarray:
+        """Cosine of every passage with a unit query vector (exact; the vectors are in memory)."""
+        v = self.data.vectors
+        return v @ qv.astype(v.dtype) if len(v) else np.zeros(0)
 
-    def _translated(self, query: str, depth: int, keep) -> list[tuple[dict[int, float], float]]:
+    def best_sentence(self, qv: np.ndarray) -> np.ndarray:
+        """Per chunk, the cosine of its best sentence with the query (each sentence embedded
+        on its own: an English question finds the Chinese sentence that says it far more
+        often than the 350-character passage around it)."""
+        sv = self.data.sentence_vectors
+        best = np.full(len(self.data.chunks), -np.inf)
+        np.maximum.at(best, self.data.sentences[:, 0], sv @ qv.astype(sv.dtype))
+        return best
+
+    def _translated(self, query: str) -> list[tuple[np.ndarray, float]]:
         """Chinese passages ranked by a Chinese rendering of an English question (glossary
         forms, then the best dictionary sense of each word, run together). e5-small places an
         English question far from the Chinese passage that answers it (the answer often ranks
         past 100th), but near to the same words said in Chinese."""
-        if "zh" not in self._lang or self.data.bm25() is None:
+        if not self._zh.any() or self.data.bm25() is None:
             return []
         rendering = "".join(dict.fromkeys(self.chinese_rendering(query)))
         if not rendering:
             return []
-        qv = self.embedder.embed_query(rendering)
-        ranked = {r: s for r, s in self.dense(qv, 4 * depth).items() if self._lang[r] == "zh" and keep(r)}
-        return [(ranked, self.fusion.w_translated)]
+        cos = self.cosines(self.embedder.embed_query(rendering))
+        return [(np.where(self._zh, cos, -np.inf), self.fusion.w_translated)]
 
     def chinese_rendering(self, query: str) -> list[str]:
         """Chinese terms for an English question: glossary terms, then one dictionary sense per
@@ -192,20 +198,22 @@ class Retriever:
                               if i + 1 < len(indptr)}
         return self._doc_freq
 
-    def dense(self, qv: np.ndarray, n: int) -> dict[int, float]:
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-        res = self.data.vector_store().query(
-            VectorStoreQuery(query_embedding=qv.astype(np.float32).tolist(), similarity_top_k=n))
-        return {int(i): float(s) for i, s in zip(res.ids or [], res.similarities or [])}
-
-    def bm25(self, terms: list[str], n: int) -> dict[int, float]:
-        """BM25 scores of the top n chunks; chunks scoring 0 are not hits at all."""
+    def bm25_scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 score of every chunk (0: no query term in it)."""
         bm = self.data.bm25()
-        if bm is None or not terms:
-            return {}
-        known = [t for t in terms if t in bm.vocab_dict]
+        n = len(self.data.chunks)
+        known = [t for t in terms if bm is not None and t in bm.vocab_dict]
         if not known:
-            return {}
-        scores = bm.get_scores(known)
-        top = np.argsort(-scores)[:n]
-        return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+            return np.zeros(n, dtype=np.float32)
+        return np.asarray(bm.get_scores(known), dtype=np.float32)
+
+
+def _top(scores: np.ndarray, group: np.ndarray, depth: int) -> np.ndarray:
+    """Rows of `group` with the `depth` best finite scores, best first (ties by row)."""
+    masked = np.where(group, scores, -np.inf)
+    rows = np.nonzero(np.isfinite(masked))[0]
+    if len(rows) > depth:
+        part = rows[np.argpartition(-masked[rows], depth - 1)[:depth]]
+    else:
+        part = rows
+    return part[np.lexsort((part, -masked[part]))]

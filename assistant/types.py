@@ -6,7 +6,11 @@ from dataclasses import asdict, dataclass, field
 
 @dataclass(frozen=True)
 class Hit:
-    """A retrieved passage; `text == document(doc_id).text[start:end]`."""
+    """A retrieved passage; `text == document(doc_id).text[start:end]`.
+
+    `title` is the document's display title (2024年政府工作报告（国务院）); `document` its
+    identity: display_title, doc_type, date, date_source, issuer, jurisdiction,
+    doc_number, language (None where unknown). `years`: the years the passage speaks of."""
     rank: int
     score: float
     doc_id: str
@@ -16,6 +20,8 @@ class Hit:
     start: int
     end: int
     page: int | None
+    document: dict = field(default_factory=dict)
+    years: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -23,7 +29,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class Citation:
-    """The exact sentence span behind `[n]` in an answer."""
+    """The exact sentence span behind `[n]` in an answer; `title` and `document` as in `Hit`."""
     n: int
     doc_id: str
     title: str
@@ -33,6 +39,7 @@ class Citation:
     end: int
     page: int | None
     score: float
+    document: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -10,12 +10,12 @@ supporting sentence's exact span; unsupported claims are flagged, not passed off
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
-from .answer import quotable_sentences
+from ingest.sentences import quotable_sentences
 from .evidence import coverage, key_terms
 from .normalize import is_chinese
 from .types import Citation, Flag
@@ -53,6 +53,7 @@ class SourcePassage:
     end: int
     doc_text: str
     page_at: Callable[[int], int | None]
+    document: dict = field(default_factory=dict)     # the document's identity (Hit.document)
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,8 @@ class Verifier:
                 key = (src.doc_id, s, e)
                 if key not in citations:
                     citations[key] = Citation(len(citations) + 1, src.doc_id, src.title, src.section,
-                                              src.doc_text[s:e], s, e, src.page_at(s), round(support[n][2], 4))
+                                              src.doc_text[s:e], s, e, src.page_at(s), round(support[n][2], 4),
+                                              src.document)
                 marks += f"[{citations[key].n}]"
             body = _attach(claim, dict.fromkeys(marks.replace("]", "] ").split()).keys())
             out.append(lead + body + tail)

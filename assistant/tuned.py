@@ -1,0 +1,70 @@
+"""Every tuned number of the query path, in one place, each with what chose it.
+
+- Fusion (`FusionConfig`): `benchmarks/retrieval.py` (grid over seed_dev + corpus_dev,
+  checked on cmrc2018); the figures are in the README's retrieval section.
+- The found decision (`Thresholds`): `benchmarks/calibrate.py` (k-fold over
+  seed_dev + corpus_dev; held-out figures in the README).
+- Sentence scoring (`AnswerWeights`): fixed by hand; the calibration keeps them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """How dense and BM25 rankings are combined."""
+    method: str = "rrf"          # "rrf" | "dense" | "bm25"
+    rrf_k: int = 10
+    w_dense: float = 1.0
+    w_bm25_zh: float = 1.5       # Chinese questions
+    w_bm25_en: float = 1.0       # questions without Chinese characters
+    depth: int = 50              # candidates taken from each ranking
+    expand_en: bool = True       # add CC-CEDICT Chinese terms to English questions' BM25 side
+    expand_glossary: bool = True # add the glossary's forms in the other language to BM25
+    translate_dense: bool = True # English questions: also rank Chinese passages by a Chinese rendering
+    w_translated: float = 1.0    # weight of that ranking
+    # Passages ranked by their best sentence, each sentence embedded on its own at ingest.
+    w_sentence_zh: float = 1.0
+    w_sentence_en: float = 1.0
+    # Per constraint dimension a passage matches (its year, its document's place, the named
+    # law): added to the fused score, so that among the passages that contradict nothing the
+    # ones that match what the question names come first.
+    w_match: float = 0.05
+    # Rerank the best `rerank_depth` by the share of the question's key terms that one
+    # sentence of the passage holds (names and numbers weigh double). English questions'
+    # terms only count through dictionary translations, which made it worse for them.
+    w_coverage_zh: float = 0.1
+    w_coverage_en: float = 0.0
+    rerank_depth: int = 20
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """The found / not-found decision.
+
+    A question answered from a passage in its own language uses the first pair. An English
+    question over a Chinese passage is measured through dictionary translations, which find
+    fewer of its terms and score lower in meaning, hence its own, lower values."""
+    min_semantic_zh: float = 0.80     # cosine of the best sentence with the question
+    min_coverage_zh: float = 0.65     # weighted share of the question's key terms in its passage
+    min_semantic_en: float = 0.79     # English question, Chinese passage
+    min_coverage_en: float = 0.45
+
+
+@dataclass(frozen=True)
+class AnswerWeights:
+    """How candidate sentences are scored and chosen (answer.py)."""
+    lexical: float = 0.15        # key-term share, against the cosine (meaning dominates)
+    rank_step: float = 0.01      # per rank of the passage it comes from
+    select_margin: float = 0.04  # sentences this close to the best are quoted too
+    select_lexical: float = 0.6  # ... when they share this share of its key terms
+    max_sentences: int = 4
+    number: float = 0.03         # holds a number (a date) when the question asks for one; minus when not
+    unit: float = 0.05           # holds a number in the unit asked for (多少斤 -> 1.37万亿斤)
+    listing: float = 0.03        # a list (；-separated items, or a head ending in ：) for 哪些 questions
+    heading: float = 0.03        # a heading names its section; its sentences usually answer
+    pair: float = 0.01           # two sentences of a paragraph quoted together, against one
+    pair_chars: int = 220
+    whole_article_chars: int = 400     # a law article up to this long is quoted whole
+    whole_paragraph_chars: int = 300   # a list paragraph up to this long, for 哪些 questions
