@@ -97,8 +97,9 @@ def _wanted(q, sentence: str) -> float:
         bonus += W.number if _DATE.search(sentence) else -W.number
     elif q.wants_number:
         bonus += W.number if _NUMBER.search(sentence) else -W.number
-    if q.unit and re.search(rf"(?:\d|[一二三四五六七八九十百千万两])\s*(?:万|亿)?{re.escape(q.unit)}", sentence):
-        bonus += W.unit               # 23项 for 多少项, 1.37万亿斤 for 多少斤
+    if q.unit:                        # 23项 for 多少项, 1.37万亿斤 for 多少斤: a count in the unit asked
+        counted = re.search(rf"(?:\d|[一二三四五六七八九十百千万两])\s*(?:万|亿)?{re.escape(q.unit)}", sentence)
+        bonus += W.unit if counted else -W.unit
     if q.wants_list and (sentence.count("；") >= 2 or sentence.rstrip().endswith("：")):
         bonus += W.listing            # the head or the body of a list
     return bonus
@@ -133,16 +134,28 @@ def select(cands: list[Candidate], max_sentences: int = W.max_sentences, margin:
     return sorted(chosen[:max_sentences], key=lambda c: (c.hit_rank, c.doc_id, c.start))
 
 
-def widen(chosen: list[Candidate], q, hits, docs) -> list[Candidate]:
+def widen(chosen: list[Candidate], q, hits, docs, subsections=None) -> list[Candidate]:
     """Quote a law article's sentence with its whole article (when short), a list item with
-    its paragraph (for 哪些 / what measures questions); overlapping quotes merge."""
+    its paragraph (for 哪些 / what measures questions), and for a list question a heading
+    with what it heads: the headings of its subsections (三、… -> （一）（二）（三）), or else
+    the text under it; overlapping quotes merge.
+
+    `subsections(doc_id, path)`: spans of the headings one level below `path`."""
     out: list[Candidate] = []
     for c in chosen:
         h = hits[c.hit_rank]
         text = docs[c.doc_id].text
         s, e = c.start, c.end
+        path = _heading_path(c.text, h.section)
         if article_number(h.section) and h.end - h.start <= W.whole_article_chars:
             s, e = h.start, h.end
+        elif q.wants_list and path is not None:
+            subs = subsections(c.doc_id, path) if subsections is not None else []
+            if len(subs) >= 2:
+                out += [replace(c, start=a, end=b, text=text[a:b]) for a, b in subs[:W.max_subsections]]
+                continue
+            if h.end - s <= W.whole_article_chars:
+                e = h.end                     # the heading and the text under it
         elif q.wants_list:
             ps = text.rfind("\n", 0, s) + 1
             pe = text.find("\n", e)
@@ -163,6 +176,15 @@ def widen(chosen: list[Candidate], q, hits, docs) -> list[Candidate]:
     return sorted(merged, key=lambda c: (c.hit_rank, c.doc_id, c.start))
 
 
+def _heading_path(sentence: str, section: str) -> str | None:
+    """The heading path up to `sentence` when it is one of the headings of `section`."""
+    parts = section.split(" > ") if section else []
+    for i, part in enumerate(parts):
+        if sentence.strip() == part:
+            return " > ".join(parts[:i + 1])
+    return None
+
+
 def article_candidates(q, hits, fits: dict[int, bool]) -> list[Candidate]:
     """For 专利法第四十二条规定了什么: the passages of that article, whole, in order."""
     out = []
@@ -179,18 +201,24 @@ def compose(question: str, chosen: list[Candidate], meta_of, glosses: bool = Tru
     rendering in brackets, so the answer reads without Chinese; citations stay exact."""
     zh = is_chinese(question)
     lead = "根据已载入的文件：" if zh else "From the loaded documents (quoted in the original language):"
+    body, citations = quote(chosen, meta_of, zh, glosses=glosses)
+    return f"{lead}\n{body}", citations
+
+
+def quote(chosen: list[Candidate], meta_of, zh: bool, first: int = 1,
+          glosses: bool = True) -> tuple[str, list[Citation]]:
+    """The quoted sentences, each followed by `[n]` (n from `first`), and their citations."""
     citations, parts = [], []
-    for n, c in enumerate(chosen, 1):
+    for n, c in enumerate(chosen, first):
         title, section, page, document = meta_of(c)
         citations.append(Citation(n, c.doc_id, title, section, c.text, c.start, c.end, page, round(c.score, 4),
                                   document))
-        quote = _FOOTNOTE.sub("", c.text)
-        if glosses and not zh and is_chinese(quote):
+        text = _FOOTNOTE.sub("", c.text)
+        if glosses and not zh and is_chinese(text):
             from .glossary_use import gloss
-            quote = gloss(quote)
-        parts.append(f"{quote}[{n}]")
-    body = "".join(parts) if zh else " ".join(parts)
-    return f"{lead}\n{body}", citations
+            text = gloss(text)
+        parts.append(f"{text}[{n}]")
+    return ("".join(parts) if zh else " ".join(parts)), citations
 
 
 def not_found_text(question: str, why: str = "") -> str:

@@ -44,10 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("search", "find source passages for a query")
     sp.add_argument("query")
     sp.add_argument("-k", type=int, default=10, help="how many passages (default 10)")
+    _filters(sp)
     sp.add_argument("--json", action="store_true")
 
     sp = cmd("ask", "answer a question with cited sentences")
     sp.add_argument("question")
+    _filters(sp)
     sp.add_argument("--mode", choices=["extractive", "llm"], default="extractive",
                     help="extractive (default): quote the source sentences; llm: the model at "
                          "$POLICYQA_LLM_BASE_URL writes the answer, every citation checked")
@@ -66,12 +68,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = cmd("lookup", "how a policy term is said in the other language, and where it occurs")
     sp.add_argument("term")
+    sp.add_argument("--by-year", action="store_true",
+                    help="also its count in every dated document, by year (a term's trend)")
+    sp.add_argument("--type", action="append", metavar="TYPE", dest="doc_type",
+                    help="with --by-year: only documents of this type, e.g. work_report (repeatable)")
     sp.add_argument("--json", action="store_true")
 
     sp = cmd("serve", "start the web app (chat, search, library)")
     sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sp.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     return p
+
+
+def _filters(sp: argparse.ArgumentParser) -> None:
+    g = sp.add_argument_group("filters (only documents and passages that fit them)")
+    g.add_argument("--year", type=int, action="append", metavar="YYYY",
+                   help="passages that speak about this year (repeatable)")
+    g.add_argument("--place", action="append", metavar="PLACE",
+                   help="documents of this jurisdiction: 全国/national, 北京市/Beijing, … (repeatable)")
+    g.add_argument("--type", action="append", metavar="TYPE", dest="doc_type",
+                   help="document type: work_report, congress_report, law, regulation, notice, opinion, plan, "
+                        "decision, article, other (repeatable)")
+    g.add_argument("--doc", action="append", metavar="DOC_ID", help="this document only (repeatable)")
+
+
+def _constraints(args):
+    """The --year/--place/--type/--doc filters as a Constraints (None when none is given)."""
+    from assistant.constraints import filters
+    return filters(years=args.year, places=args.place, doc_types=args.doc_type, docs=args.doc)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -133,12 +157,20 @@ def _remove(args, settings, index_dir: Path) -> int:
 
 
 def _open(index_dir: Path):
+    """The assistant over the index; with an LLM endpoint configured, English questions are
+    also said in Chinese by the model (one more ranking; offline rankings when it fails)."""
     from assistant import Assistant
-    return Assistant.open(index_dir)
+    from assistant.llm import LLMClient, LLMConfig
+    config = LLMConfig.from_env()
+    renderer = None
+    if config.configured:
+        from assistant.llm_render import Renderer
+        renderer = Renderer(LLMClient(config))
+    return Assistant.open(index_dir, renderer=renderer)
 
 
 def _search(args, settings, index_dir: Path) -> int:
-    hits = _open(index_dir).search(args.query, k=args.k)
+    hits = _open(index_dir).search(args.query, k=args.k, filters=_constraints(args))
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
         return EXIT_OK
@@ -147,11 +179,37 @@ def _search(args, settings, index_dir: Path) -> int:
     for h in hits:
         page = f", p. {h.page}" if h.page else ""
         print(f"[{h.rank}] {h.title}{page}  (score {h.score:.4f})")
+        print(f"    {_identity_line(h.document)}")
         if h.section:
             print(f"    {h.section}")
         print(_indent(h.text))
         print()
     return EXIT_OK
+
+
+def _identity_line(d: dict) -> str:
+    """Date · issuer · jurisdiction · type · 文号 of a cited document (what is known)."""
+    from assistant.constraints import type_label
+    date = d.get("date")
+    if date and d.get("date_source") == "file name":
+        date += " (from the file name)"
+    parts = [date, d.get("issuer"), d.get("jurisdiction"),
+             type_label(d["doc_type"], d.get("language") != "en") if d.get("doc_type") else None,
+             d.get("doc_number")]
+    return " · ".join(p for p in parts if p) or "(no date or issuer known)"
+
+
+def _print_table(table) -> None:
+    """A comparison as an aligned two-column table: side | quoted figure or provision [n]."""
+    import unicodedata
+
+    def width(s: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+    rows = [(r.side, r.text.replace("\n", " ")) for r in table.rows]
+    w = max(width(side) for side, _ in rows)
+    print()
+    for side, text in rows:
+        print(f"  {side}{' ' * (w - width(side))} | {text}")
 
 
 def _ask(args, settings, index_dir: Path) -> int:
@@ -162,7 +220,7 @@ def _ask(args, settings, index_dir: Path) -> int:
     # Stream the model's draft only to a terminal; a pipe or --json gets the checked answer alone.
     live = args.mode == "llm" and not args.json and sys.stdout.isatty()
     draft, ans = [], None
-    for item in assistant.ask_stream(args.question, mode=args.mode, llm=llm):
+    for item in assistant.ask_stream(args.question, mode=args.mode, llm=llm, filters=_constraints(args)):
         if isinstance(item, Answer):
             ans = item
         elif live:
@@ -173,7 +231,10 @@ def _ask(args, settings, index_dir: Path) -> int:
         return EXIT_OK
     if ans.notice:
         print(("\n\n" if draft else "") + f"note: {ans.notice}", file=sys.stderr)
-    if not draft:
+    if not draft and ans.table:
+        print(ans.text.split("\n", 1)[0])
+        _print_table(ans.table)
+    elif not draft:
         print(ans.text)
     elif "".join(draft).strip() != ans.text:
         print("\n\nChecked answer (citations point at the supporting sentences):" if ans.mode == "llm"
@@ -190,6 +251,7 @@ def _ask(args, settings, index_dir: Path) -> int:
         for c in ans.citations:
             page = f", p. {c.page}" if c.page else ""
             print(f"[{c.n}] {c.title}{page}")
+            print(f"    {_identity_line(c.document)}")
             if c.section:
                 print(f"    {c.section}")
             print(_indent(c.text))
@@ -223,7 +285,8 @@ def _eval(args, settings, index_dir: Path) -> int:
 
 
 def _lookup(args, settings, index_dir: Path) -> int:
-    res = _open(index_dir).lookup(args.term)
+    res = _open(index_dir).lookup(args.term, by_year=args.by_year,
+                                  doc_types=tuple(args.doc_type) if args.doc_type else None)
     if args.json:
         print(json.dumps(res.to_dict(), ensure_ascii=False))
         return EXIT_OK
@@ -251,7 +314,23 @@ def _lookup(args, settings, index_dir: Path) -> int:
         print(f"  - {p['title']}" + (f" — {p['section']}" if p["section"] else ""))
         snippet = f"…{t[max(0, a - 40):a]}【{t[a:b]}】{t[b:b + 40]}…".replace("\n", " ")
         print(f"    {snippet}")
+    if res.by_year is not None:
+        _print_trend(res.by_year)
     return EXIT_OK
+
+
+def _print_trend(trend) -> None:
+    """Year | count | bar | document, one dated document a line."""
+    import unicodedata
+
+    def width(s: str) -> int:
+        return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in s)
+    pts = trend.points
+    print(f"\nBy year ({len(pts)} dated documents):")
+    top = max((p.count for p in pts), default=0) or 1
+    for p in pts:
+        bar = "█" * round(20 * p.count / top) if p.count else "·"
+        print(f"  {p.year}  {p.count:4d}  {bar}{' ' * (21 - width(bar))}{p.title}")
 
 
 def _sense_line(sense: dict) -> str:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ingest.identity import DOC_TYPES
 from ingest.places import NATIONAL, national_spans, places_in_chinese, places_in_english
-from ingest.timeref import years_in
+from ingest.timeref import year_groups, years_in
 from ingest.zhnum import int_to_zh, zh_to_int
 
 from .catalog import Catalog
@@ -46,6 +46,7 @@ _LAW_WORDS = {"law", "regulation", "code", "constitution", "measure", "rule", "p
 class Constraints:
     """Where the answer must stand. Empty tuples constrain nothing."""
     years: tuple[int, ...] = ()          # years the passage must speak about
+    year_groups: tuple[tuple[int, ...], ...] = ()   # as the question groups them: a range, or one year
     doc_years: tuple[int, ...] = ()      # the year of a named document (2024年政府工作报告)
     places: tuple[str, ...] = ()         # jurisdictions (全国, 北京市)
     doc_types: tuple[str, ...] = ()
@@ -86,8 +87,8 @@ class _Reader:
 def parse_constraints(question: str, zh: bool, catalog: Catalog | None = None) -> Constraints:
     """Constraints of a normalised question (see the module docstring)."""
     r = _Reader(question)
-    found: dict[str, list] = {k: [] for k in ("years", "doc_years", "places", "doc_types", "docs", "named",
-                                                "unknown_names", "articles", "languages")}
+    found: dict[str, list] = {k: [] for k in ("years", "year_groups", "doc_years", "places", "doc_types", "docs",
+                                                "named", "unknown_names", "articles", "languages")}
     docs = catalog.docs if catalog is not None else []
 
     for m in _DOC_NUMBER.finditer(r.rest):
@@ -136,6 +137,7 @@ def parse_constraints(question: str, zh: bool, catalog: Catalog | None = None) -
         found["languages"].append("en")
     rest = r.rest
     found["years"] += sorted(years_in(rest))
+    found["year_groups"] += year_groups(rest)
     for s, e, p in (places_in_chinese(rest) if zh else places_in_english(rest)):
         found["places"].append(p)
         r.take(s, e)
@@ -252,3 +254,26 @@ def _span_of(text: str, words: set[str]) -> tuple[int, int]:
 def type_label(kind: str, zh: bool) -> str:
     zh_label, en_label = DOC_TYPES.get(kind, (kind, kind))
     return zh_label if zh else en_label
+
+
+def filters(years=None, places=None, doc_types=None, docs=None) -> Constraints | None:
+    """Explicit filters (CLI flags, the app's selectors) as constraints; BadQuery on a value
+    that names nothing (an unknown type or place)."""
+    from ingest.errors import BadQuery
+    from ingest.places import PLACES
+    if not any((years, places, doc_types, docs)):
+        return None
+    canon = []
+    for p in places or []:
+        key = p.strip()
+        hit = next((pl.name for pl in PLACES if key in (pl.name, pl.short) or key.lower() in pl.english), None)
+        if key in (NATIONAL, "national", "China"):
+            hit = NATIONAL
+        if hit is None:
+            raise BadQuery(f"unknown place {p!r}: use e.g. 全国 (national), 北京市 or Beijing")
+        canon.append(hit)
+    for t in doc_types or []:
+        if t not in DOC_TYPES:
+            raise BadQuery(f"unknown document type {t!r}: use one of {', '.join(DOC_TYPES)}")
+    return Constraints(years=tuple(years or ()), year_groups=tuple((y,) for y in years or ()),
+                       places=tuple(canon), doc_types=tuple(doc_types or ()), docs=tuple(docs or ()))

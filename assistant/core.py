@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -12,8 +12,10 @@ from ingest import store
 from ingest.cache import EmbeddingCache, default_cache_path, embed_cached
 from ingest.embed import compatible, load_embedder
 from ingest.errors import EmbedderUnavailable, IndexMismatch
+from ingest.sentences import quotable_sentences
 
 from . import answer as extractive
+from . import compare
 from .catalog import Catalog
 from .constraints import Constraints
 from .decide import Decision, decide
@@ -21,7 +23,8 @@ from .query import Query, analyse
 from .retrieve import Retriever
 from .scope import fit, uncovered
 from .tuned import FusionConfig, Thresholds
-from .types import Answer, Document, Hit
+from .compare import Side, sides
+from .types import Answer, AnswerTable, Document, Hit, TableRow
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class Evidence:
     analysis: Query | None = None
     decision: Decision | None = None
     message: str = ""             # why nothing answers, when the constraints leave no document
+    # A comparison: the dimension compared and, per side, its own evidence.
+    comparison: tuple[str, list[tuple[Side, "Evidence"]]] | None = None
 
 
 class Assistant:
@@ -42,9 +47,11 @@ class Assistant:
 
     def __init__(self, data: store.IndexData, embedder, *, index_dir: Path | None = None,
                  fusion: FusionConfig = FusionConfig(), thresholds: Thresholds = Thresholds(),
-                 cache_path: str | Path | None = None):
+                 cache_path: str | Path | None = None, renderer=None):
+        """`renderer`: an English question -> its Chinese rendering by the configured model
+        (`llm_render.Renderer`), one more ranking for English questions; None offline."""
         self.data, self.embedder, self.index_dir = data, embedder, index_dir
-        self.retriever = Retriever(data, embedder, fusion)
+        self.retriever = Retriever(data, embedder, fusion, renderer)
         self.catalog = Catalog.from_index(data)
         # (doc_id, start, end) -> row of the sentence table, to reuse its vectors at answer time
         self._sentence_rows = {} if data.sentences is None else {
@@ -92,19 +99,23 @@ class Assistant:
         The years, places and documents the query names rank the passages that fit them
         first; `filters` (a `Constraints`: years, places, doc_types, docs, ...) and
         `doc_ids` keep only the passages that fit."""
-        q = analyse(query, self.catalog)
+        q = analyse(query, self.catalog, self.retriever.doc_freq())
         k = max(1, min(int(k), 100))
-        return self._hits(self.retriever.search(q.text, k, doc_ids=self._allowed(doc_ids, filters),
-                                                fit=fit(q.constraints, self.catalog), lexical_query=q.rest))
+        return self._hits(self.retriever.search(q.text, k, allowed=self._allowed(doc_ids, filters),
+                                                terms=list(q.terms), fit=fit(q.constraints, self.catalog),
+                                                lexical_query=q.rest))
 
-    def _allowed(self, doc_ids: set[str] | None, filters: Constraints | None) -> set[str] | None:
-        """The documents a search may return: `doc_ids`, narrowed by the document-level filters."""
-        if not filters:
-            return doc_ids
-        f = fit(filters, self.catalog)
-        ok = f.conflicts == 0
-        allowed = {self.data.chunks[r].doc_id for r in range(len(ok)) if ok[r]}
-        return allowed if doc_ids is None else allowed & set(doc_ids)
+    def _allowed(self, doc_ids: set[str] | None, filters: Constraints | None) -> np.ndarray | None:
+        """The passages a search may return (a row mask): those of `doc_ids` that fit every
+        filter; None when nothing is filtered."""
+        if not filters and doc_ids is None:
+            return None
+        ok = np.ones(len(self.data.chunks), dtype=bool)
+        if doc_ids is not None:
+            ok &= np.array([c.doc_id in doc_ids for c in self.data.chunks], dtype=bool)
+        if filters:
+            ok &= fit(filters, self.catalog).conflicts == 0
+        return ok
 
     def query_terms(self, query: str) -> list[str]:
         """The words the lexical side searches for (English: also their Chinese terms),
@@ -122,52 +133,76 @@ class Assistant:
         return hits
 
     # -- bilingual lookup -------------------------------------------------------------
-    def lookup(self, term: str):
+    def lookup(self, term: str, *, by_year: bool = False, doc_types: tuple[str, ...] | None = None):
         """Glossary renderings, dictionary senses and the passages where `term` (or its
-        translations and variants) occurs, with counts per document (`LookupResult`)."""
+        translations and variants) occurs, with counts per document (`LookupResult`);
+        `by_year`: also its count in every dated document (of `doc_types`), by year."""
         from .glossary import lookup_all
-        return lookup_all(term, self.data)
+        result = lookup_all(term, self.data)
+        if by_year:
+            from .trend import by_year as trend
+            result = replace(result, by_year=trend(result.concordance, self.catalog, doc_types))
+        return result
 
     # -- answers -------------------------------------------------------------------
     def ask(self, question: str, k: int = 5, *, mode: str = "extractive", llm=None,
-            history: Sequence[tuple[str, str]] = ()) -> Answer:
+            history: Sequence[tuple[str, str]] = (), filters: Constraints | None = None) -> Answer:
         """An answer citing exact sentence spans, or found=False with related passages.
 
         mode "extractive" quotes the best sentences; "llm" has the model at `llm` (an
         `LLMConfig` or `LLMClient`) write it from the retrieved passages, checks every
         citation, and falls back to the extractive answer, with a notice, when the model
         fails. `history` ((question, answer text), oldest first) lets "llm" mode resolve
-        follow-up questions."""
+        follow-up questions. `filters` keep only the documents and passages that fit them."""
         answer = None
-        for item in self.ask_stream(question, k, mode=mode, llm=llm, history=history):
+        for item in self.ask_stream(question, k, mode=mode, llm=llm, history=history, filters=filters):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
         return answer
 
     def ask_stream(self, question: str, k: int = 5, *, mode: str = "extractive", llm=None,
-                   history: Sequence[tuple[str, str]] = ()) -> Iterator[str | Answer]:
+                   history: Sequence[tuple[str, str]] = (), filters: Constraints | None = None
+                   ) -> Iterator[str | Answer]:
         """Like `ask`, but yields the model's text as it arrives (str deltas; a draft whose
         citations are not yet checked) and ends with the final `Answer`, which replaces it."""
         if mode not in ("extractive", "llm"):
             raise ValueError(f"unknown answer mode {mode!r}; use 'extractive' or 'llm'")
         if mode == "extractive":
-            yield self.extractive_answer(self.evidence(question, k))
+            yield self.extractive_answer(self.evidence(question, k, filters=filters))
             return
         from .llm_answer import answer_with_llm
-        yield from answer_with_llm(self, question, llm, history, k)
+        yield from answer_with_llm(self, question, llm, history, k, filters=filters)
 
     def evidence(self, question: str, k: int = 5, *, filters: Constraints | None = None) -> Evidence:
-        """Retrieval plus the scored sentences and the found decision, shared by both modes."""
+        """Retrieval plus the scored sentences and the found decision, shared by both modes.
+        A comparison gets one such evidence per side (same query vector and key terms)."""
         q = analyse(question, self.catalog, self.retriever.doc_freq())
         qv = self.embedder.embed_query(q.text)
+        split = sides(q, self.catalog)
+        if split is None:
+            return self._evidence(q, qv, k, filters)
+        dimension, parts = split
+        per_side = [(side, self._evidence(replace(q, constraints=side.constraints), qv, k, filters))
+                    for side in parts]
+        # The sources of the answer as a whole: each side's best passages, side by side.
+        hits, seen = [], set()
+        for depth in range(k):
+            for _, ev in per_side:
+                if depth < len(ev.hits) and (ev.hits[depth].doc_id, ev.hits[depth].start) not in seen:
+                    seen.add((ev.hits[depth].doc_id, ev.hits[depth].start))
+                    hits.append(replace(ev.hits[depth], rank=len(hits) + 1))
+        return Evidence(question, q.text, hits, [], any(ev.found for _, ev in per_side), q,
+                        comparison=(dimension, per_side))
+
+    def _evidence(self, q: Query, qv: np.ndarray, k: int, filters: Constraints | None) -> Evidence:
         scope = fit(q.constraints, self.catalog)
         scored = self.retriever.search(q.text, max(k, 5), query_vector=qv, terms=list(q.terms), fit=scope,
-                                       doc_ids=self._allowed(None, filters), lexical_query=q.rest)
+                                       allowed=self._allowed(None, filters), lexical_query=q.rest)
         hits = self._hits(scored)
         message = uncovered(q.constraints, self.catalog, scope, q.zh) or ""
         if not hits or message:
-            return Evidence(question, q.text, hits, [], False, q, None, message)
+            return Evidence(q.question, q.text, hits, [], False, q, None, message)
         fits = {h.rank - 1: not scope.dims or scope.satisfied(s.row) for h, s in zip(hits, scored)}
         if q.whole_article:
             cands = extractive.article_candidates(q, hits, fits)
@@ -180,7 +215,7 @@ class Assistant:
         decision = decide(q, cands, hits, fits, self.thresholds)
         if decision.found:          # the answer quotes only passages that meet the bar
             cands = [c for c in cands if c.hit_rank in decision.passing]
-        return Evidence(question, q.text, hits, cands, decision.found, q, decision)
+        return Evidence(q.question, q.text, hits, cands, decision.found, q, decision)
 
     def extractive_answer(self, ev: Evidence, *, question: str | None = None, notice: str = "",
                           standalone: str = "") -> Answer:
@@ -189,11 +224,53 @@ class Assistant:
         if not ev.found:
             return Answer(question, extractive.not_found_text(ev.query, ev.message), False, "extractive",
                           related=tuple(ev.hits[:3]), notice=notice, standalone=standalone)
-        chosen = ev.candidates if ev.analysis.whole_article else extractive.select(ev.candidates)
-        chosen = extractive.widen(chosen, ev.analysis, ev.hits, self.data.docs)
-        text, citations = extractive.compose(ev.query, chosen, self._meta_of)
+        if ev.comparison:
+            return self._comparison_answer(ev, question, notice, standalone)
+        text, citations = extractive.compose(ev.query, self._chosen(ev), self._meta_of)
         return Answer(question, text, True, "extractive", tuple(citations), notice=notice,
                       standalone=standalone)
+
+    def _chosen(self, ev: Evidence, max_sentences: int = extractive.W.max_sentences) -> list:
+        chosen = ev.candidates if ev.analysis.whole_article else \
+            extractive.select(ev.candidates, max_sentences=max_sentences)
+        return extractive.widen(chosen, ev.analysis, ev.hits, self.data.docs, self._subsections)
+
+    def _subsections(self, doc_id: str, path: str) -> list[tuple[int, int]]:
+        """The headings one level below `path` in a document, as spans of its text: the first
+        sentence of each such section (an inline heading such as （一）推动…落实到位。)."""
+        prefix, depth = path + " > ", path.count(" > ") + 1
+        text = self.data.docs[doc_id].text
+        out, seen = [], set()
+        for c in self.data.chunks:
+            if c.doc_id != doc_id or not c.section.startswith(prefix) or c.section.count(" > ") != depth:
+                continue
+            title = c.section.rsplit(" > ", 1)[-1]
+            if title in seen:
+                continue
+            seen.add(title)
+            spans = quotable_sentences(text, c.start, c.end)
+            if spans and text[spans[0][0]:spans[0][1]].strip() == title:
+                out.append(spans[0])
+        return out
+
+    def _comparison_answer(self, ev: Evidence, question: str, notice: str, standalone: str) -> Answer:
+        """One row per side, each quoting its own evidence; a side not answered says so."""
+        dimension, per_side = ev.comparison
+        zh = ev.analysis.zh
+        rows, citations, lines = [], [], []
+        for side, sub in per_side:
+            if sub.found:
+                body, cited = extractive.quote(self._chosen(sub, max_sentences=2), self._meta_of, zh,
+                                               first=len(citations) + 1)
+                citations += cited
+                rows.append(TableRow(side.label, body, tuple(c.n for c in cited), True))
+            else:
+                body = compare.not_found_cell(zh)
+                rows.append(TableRow(side.label, body, (), False))
+            lines.append(f"{side.label}：{body}" if zh else f"{side.label}: {body}")
+        text = compare.lead(dimension, [s.label for s, _ in per_side], zh) + "\n" + "\n".join(lines)
+        return Answer(question, text, True, "extractive", tuple(citations), notice=notice, standalone=standalone,
+                      table=AnswerTable(dimension, tuple(rows)))
 
     def _sentence_sims(self, texts: list[str], qv: np.ndarray) -> list[float]:
         return list(self.embed_passages(texts) @ qv)

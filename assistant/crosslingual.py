@@ -167,3 +167,100 @@ def _senses(rev: dict, gram: list[str]) -> dict[str, float]:
         for zh, s in rev.get(h, {}).items():
             senses[zh] = max(senses.get(zh, 0.0), s)
     return senses
+
+
+# -- the Chinese way of writing English numbers ------------------------------------------
+_EN_NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:,\d{3})+|\d+(?:\.\d+)?)[\s-]*"
+                        r"(percentage points?|percent|per cent|%|trillion|billion|million|thousand|"
+                        r"kilometers?|kilometres?|km|yuan|tons?|tonnes?|hectares?|square meters?|mu)?\b", re.I)
+_UNIT_ZH = {"yuan": "元", "kilometer": "公里", "kilometre": "公里", "km": "公里", "ton": "吨", "tonne": "吨",
+            "hectare": "公顷", "square meter": "平方米", "mu": "亩"}
+_ORDINAL_PLAN = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\s+Five-Year\s+Plan", re.I)
+_ORDINAL = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\b")
+
+
+def _num(x: float) -> str:
+    return f"{x:.4f}".rstrip("0").rstrip(".")
+
+
+def chinese_numbers(text: str) -> list[tuple[int, str]]:
+    """(position, Chinese form) of the numbers of English text: 5 percent -> 5%, 800 billion
+    -> 8000亿, 7.95 million -> 795万, 2.38 trillion yuan -> 2.38万亿元, 290,000 -> 29万,
+    the 13th Five-Year Plan -> 十三五, 19th -> 十九; a year stays itself (2016 -> 2016年)."""
+    from ingest.zhnum import int_to_zh
+    out: list[tuple[int, str]] = []
+    for m in _ORDINAL_PLAN.finditer(text):
+        out.append((m.start(), f"{int_to_zh(int(m.group(1)))}五"))
+    planned = {m.start() for m in _ORDINAL_PLAN.finditer(text)}
+    for m in _ORDINAL.finditer(text):
+        if m.start() not in planned and 1 <= int(m.group(1)) <= 40:
+            out.append((m.start(), int_to_zh(int(m.group(1)))))
+    for m in _EN_NUMBER.finditer(text):
+        raw, unit = m.group(1).replace(",", ""), (m.group(2) or "").lower()
+        v = float(raw)
+        if not unit and re.fullmatch(r"(?:19|20)\d\d", raw):
+            out.append((m.start(), f"{raw}年"))
+            continue
+        if unit.startswith("percentage point"):
+            zh = f"{raw}个百分点"
+        elif unit.startswith(("percent", "per cent", "%")):
+            zh = f"{raw}%"
+        elif unit == "trillion":
+            zh = f"{raw}万亿"
+        elif unit == "billion":
+            zh = f"{_num(v * 10)}亿" if v < 1000 else f"{_num(v / 1000)}万亿"
+        elif unit == "million":
+            zh = f"{_num(v * 100)}万" if v < 100 else f"{_num(v / 100)}亿"
+        elif unit == "thousand":
+            zh = f"{_num(v / 10)}万" if v >= 10 else f"{_num(v * 1000)}"
+        elif v >= 10000 and v % 1000 == 0:
+            zh = f"{_num(v / 10000)}万"
+        else:
+            zh = raw
+        tail = next((z for u, z in _UNIT_ZH.items() if unit.startswith(u)), "")
+        if unit in ("trillion", "billion", "million") and re.match(r"\s*yuan", text[m.end():]):
+            tail = "元"
+        out.append((m.start(), zh + tail))
+    return sorted(out)
+
+
+def render(question: str, doc_freq: dict[str, int], glossary_entries: list | None = None) -> list[str]:
+    """A Chinese rendering of an English question, in its word order: its numbers the
+    Chinese way, glossary terms, then one dictionary sense per remaining word or phrase
+    (the one most used in the loaded documents)."""
+    pieces: list[tuple[int, str]] = list(chinese_numbers(question))
+    taken = [False] * len(question)
+    low = question.lower()
+    for entry in glossary_entries or []:
+        for form in (entry.en, *entry.en_variants):
+            i = low.find(form.lower())
+            if i >= 0 and not any(taken[i:i + len(form)]):
+                pieces.append((i, entry.zh))
+                taken[i:i + len(form)] = [True] * len(form)
+                break
+        else:                     # an entry the question says in its own words: at its end
+            pieces.append((len(question), entry.zh))
+    rev = reverse_dictionary()
+    words = [(m.start(), m.group(0)) for m in re.finditer(r"[a-z]+", low)]
+    i = 0
+    while i < len(words):
+        pos = words[i][0]
+        if taken[pos]:
+            i += 1
+            continue
+        for n in (3, 2, 1):
+            gram = [w for _, w in words[i:i + n]]
+            if len(gram) < n or any(taken[p] for p, _ in words[i:i + n]):
+                continue
+            if n == 1 and (gram[0] in _EN_STOP or gram[0] in _NUMBER_WORDS or len(gram[0]) < 3):
+                break
+            senses = _senses(rev, gram)
+            ranked = sorted((z for z in senses if z in doc_freq), key=lambda z: (-senses[z], -doc_freq[z], z))
+            if n > 1 and not ranked:
+                continue
+            if ranked:
+                pieces.append((pos, ranked[0]))
+            i += n - 1
+            break
+        i += 1
+    return list(dict.fromkeys(z for _, z in sorted(pieces)))

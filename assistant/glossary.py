@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ingest.errors import BadQuery
 
+from .lemmas import content_lemmas
 from .normalize import _to_simplified, is_chinese, normalize_query
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "glossary.jsonl"
@@ -36,7 +37,7 @@ REQUIRED = ("zh", "en", "zh_variants", "en_variants", "source", "note")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _ZH_KEEP = re.compile(r"[^0-9a-z+\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")   # quotes, 、, spaces go
 _EN_TOKEN = re.compile(r"[0-9a-z&+]+")
-_MATCH_RANK = {"exact": 0, "variant": 1, "contains": 2}
+_MATCH_RANK = {"exact": 0, "variant": 1, "words": 2, "contains": 3}
 
 
 # ---------------------------------------------------------------- results
@@ -155,6 +156,7 @@ class LookupResult:
     dictionary: tuple[DictSense, ...]
     concordance: Concordance
     form_origins: dict = field(default_factory=dict)   # concordance form -> query | glossary | dictionary
+    by_year: object = None                     # trend.Trend, when asked for
 
     @property
     def glossary_found(self) -> bool:
@@ -166,7 +168,8 @@ class LookupResult:
                 "entries": [m.to_dict() for m in self.entries],
                 "dictionary": [s.to_dict() for s in self.dictionary],
                 "concordance": self.concordance.to_dict(),
-                "form_origins": dict(self.form_origins)}
+                "form_origins": dict(self.form_origins),
+                "by_year": self.by_year.to_dict() if self.by_year is not None else None}
 
 
 # ---------------------------------------------------------------- glossary
@@ -209,11 +212,13 @@ class Glossary:
         self.entries = tuple(entries)
         self._zh: dict[str, list[tuple[int, str, str]]] = {}   # key -> (entry, exact|variant, form)
         self._en: dict[tuple, list[tuple[int, str, str]]] = {}
+        self._lemmas: list[tuple[int, str, frozenset[str]]] = []    # (entry, English form, its content lemmas)
         for i, e in enumerate(self.entries):
             for form, how in [(e.zh, "exact")] + [(v, "variant") for v in e.zh_variants]:
                 self._zh.setdefault(_zh_key(form), []).append((i, how, form))
             for form, how in [(e.en, "exact")] + [(v, "variant") for v in e.en_variants]:
                 self._en.setdefault(_en_key(form), []).append((i, how, form))
+                self._lemmas.append((i, form, frozenset(content_lemmas(form))))
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> "Glossary":
@@ -252,12 +257,35 @@ class Glossary:
             k = _en_key(q)
             for i, how, form in self._en.get(k, []):
                 offer(i, how, form, 0)
+            for i, form, closeness in self.by_words(q):
+                offer(i, "words", form, closeness)
             for key, rows in self._en.items():
                 if key != k and (_contains(key, k) or (len("".join(key)) >= 4 and _contains(k, key))):
                     for i, _, form in rows:
                         offer(i, "contains", form, abs(len(key) - len(k)))
         ranked = sorted(best.items(), key=lambda kv: kv[1][0])
         return [GlossaryMatch(self.entries[i], how, form) for i, (_, how, form) in ranked]
+
+
+    def by_words(self, text: str, inside: bool = False) -> list[tuple[int, str, int]]:
+        """Entries whose English form says what `text` says in its own words: (entry, form,
+        closeness), closest first. A term matches a form holding all its content words
+        (lemmas: `self-reliance in science and technology` finds `greater self-reliance
+        and strength in science and technology`); with `inside`, `text` is a question and
+        a form matches when the question holds most of the form's content words."""
+        have = content_lemmas(text)
+        if not have:
+            return []
+        out = []
+        for i, form, need in self._lemmas:
+            both = need & have
+            if inside:
+                ok = len(need) >= 2 and (both == need or (len(both) >= 3 and len(both) >= 0.6 * len(need)))
+            else:
+                ok = both == have and (len(have) >= 2 or len(need) == 1)
+            if ok:
+                out.append((i, form, len(need ^ have) if not inside else len(need - both)))
+        return sorted(out, key=lambda x: (x[2], x[0]))
 
 
 def read_entries(path: str | Path) -> list[GlossaryEntry]:
@@ -453,7 +481,8 @@ def lookup_all(term: str, data, *, glossary: Glossary | None = None, max_passage
     if lang == "en":
         singular = " ".join(_singular(w) for w in q.split())
         origins.setdefault(singular, "query")
-    strong = [m for m in matches if m.match != "contains"]
+    strong = [m for m in matches if m.match in ("exact", "variant")] or \
+        [m for m in matches if m.match == "words"][:1]       # the user's own phrasing of one entry
     for m in strong:
         for f in m.entry.forms():
             origins.setdefault(f, "glossary")

@@ -17,6 +17,15 @@ def entries_in_english(text: str, glossary: Glossary | None = None) -> list[Glos
     """Glossary entries whose English form (or variant) occurs in `text`, longest first,
     without overlaps ("science and technology innovation centre" beats "innovation")."""
     g = glossary or Glossary.load()
+    found = _exact_in_english(text, g)
+    # ... and those the question says in its own words (most of a form's content words)
+    for i, _, _ in g.by_words(text, inside=True):
+        if g.entries[i] not in found:
+            found.append(g.entries[i])
+    return found
+
+
+def _exact_in_english(text: str, g: Glossary) -> list[GlossaryEntry]:
     tokens = _en_key(text)
     longest = max((len(k) for k in g._en), default=0)
     found: list[GlossaryEntry] = []

@@ -15,19 +15,19 @@ from typing import Iterator, Sequence
 from .llm import LLMClient, LLMConfig, LLMError
 from .normalize import is_chinese
 from .prompt import Source, answer_messages, language_retry, rewrite_messages
-from .types import Answer
+from .types import Answer, AnswerTable, TableRow
 from .verify import SourcePassage, Verifier, _NO_ANSWER
 
 N_SOURCES = 5
 
 
 def answer_with_llm(assistant, question: str, llm, history: Sequence[tuple[str, str]] = (),
-                    k: int = N_SOURCES) -> Iterator[str | Answer]:
+                    k: int = N_SOURCES, filters=None) -> Iterator[str | Answer]:
     zh = is_chinese(question)
     try:
         client = llm if isinstance(llm, LLMClient) else LLMClient(llm or LLMConfig())
     except LLMError as e:
-        yield assistant.extractive_answer(assistant.evidence(question, k), notice=_notice(e))
+        yield assistant.extractive_answer(assistant.evidence(question, k, filters=filters), notice=_notice(e))
         return
     client.warm_up()               # built (imports and all) before the model's clock starts
     standalone = ""
@@ -37,15 +37,18 @@ def answer_with_llm(assistant, question: str, llm, history: Sequence[tuple[str, 
         except LLMError:
             standalone = ""        # answer the question as asked; the answer call reports failures
     query = standalone or question
-    ev = assistant.evidence(query, k)
+    ev = assistant.evidence(query, k, filters=filters)
     if not ev.found:
         note = ("未调用大模型：已载入的文件中没有相关内容。 "
                 "The model was not asked: nothing relevant was found in the loaded documents.")
         yield assistant.extractive_answer(ev, question=question, notice=note, standalone=standalone)
         return
-    hits = ev.hits[:max(1, min(k, N_SOURCES))]
+    # A comparison shows the model each side's own passages (two each, interleaved).
+    n_sources = max(1, min(k, N_SOURCES)) if not ev.comparison else min(2 * len(ev.comparison[1]), 2 * N_SOURCES)
+    hits = ev.hits[:n_sources]
+    sides = [s.label for s, _ in ev.comparison[1]] if ev.comparison else None
     messages = answer_messages(query, [Source(i, h.title, h.section, h.page, h.text)
-                                       for i, h in enumerate(hits, 1)], zh)
+                                       for i, h in enumerate(hits, 1)], zh, sides=sides)
     deadline = time.monotonic() + client.config.timeout     # the answer and its one retry
     try:
         parts = []
@@ -73,9 +76,25 @@ def _checked(assistant, question: str, standalone: str, draft: str, hits, ev) ->
     checked = verifier.check(draft, sources)
     # The model said the sources do not answer: report it as not found, with the passages.
     declined = not checked.citations and bool(_NO_ANSWER.search(checked.text))
+    table = _table(checked.text, ev.comparison) if ev.comparison and not declined else None
     return Answer(question, checked.text, not declined, "llm", checked.citations,
                   related=tuple(ev.hits[:3]) if declined else (), flags=checked.flags,
-                  standalone=standalone)
+                  standalone=standalone, table=table)
+
+
+def _table(text: str, comparison) -> AnswerTable:
+    """The model's comparison as a table: its line for each side (the prompt asks for one
+    line per side, opening with the side's label), with the citations that line kept after
+    the check; a side without a line, or whose line cites nothing, is not answered."""
+    dimension, per_side = comparison
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    rows = []
+    for side, _ in per_side:
+        line = next((ln for ln in lines if re.sub(r"^[-*•\s]+", "", ln).startswith(side.label)), "")
+        body = re.sub(rf"^[-*•\s]*{re.escape(side.label)}\s*[：:]?\s*", "", line)
+        cited = tuple(int(n) for n in re.findall(r"\[(\d+)\]", body))
+        rows.append(TableRow(side.label, body, cited, bool(cited)))
+    return AnswerTable(dimension, tuple(rows))
 
 
 def _rewrite(client: LLMClient, history, question: str, deadline: float) -> str:

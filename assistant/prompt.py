@@ -47,7 +47,8 @@ def defuse(text: str) -> str:
     return _TAG.sub(lambda m: "‹" + m.group(1) + m.group(2), text or "")
 
 
-def answer_messages(question: str, sources: list[Source], zh: bool) -> list[dict]:
+def answer_messages(question: str, sources: list[Source], zh: bool, sides: list[str] | None = None) -> list[dict]:
+    """The answer request; `sides`: the labels of a comparison, one line of the answer each."""
     blocks = []
     for s in sources:
         page = f' page="{s.page}"' if s.page else ""
@@ -56,9 +57,18 @@ def answer_messages(question: str, sources: list[Source], zh: bool) -> list[dict
     user = ("<sources>\n" + "\n".join(blocks) + "\n</sources>\n\n"
             f"<question>\n{defuse(question).strip()}\n</question>\n\n"
             f"Answer the question from sources 1–{len(sources)} only, citing them as [n]. "
-            + LANGUAGE[zh])
+            + (_compare_instruction(sides, zh) if sides else "") + LANGUAGE[zh])
     return [{"role": "system", "content": SYSTEM_ANSWER.format(language=LANGUAGE[zh])},
             {"role": "user", "content": user}]
+
+
+def _compare_instruction(sides: list[str], zh: bool) -> str:
+    labels = ", ".join(sides)
+    if zh:
+        return (f"这是一个比较问题：每一项（{labels}）各写一行，以该项名称加冒号开头，例如「{sides[0]}：……[n]」；"
+                "资料未涉及的项写明未找到。")
+    return (f"This compares {labels}: write one line for each, starting with its label and a colon "
+            f"(e.g. \"{sides[0]}: … [n]\"); for one the sources do not answer, say so on its line. ")
 
 
 def language_retry(messages: list[dict], draft: str, zh: bool) -> list[dict]:

@@ -149,7 +149,7 @@ def uncovered(c: Constraints, cat: Catalog, f: Fit, zh: bool) -> str | None:
                          "the loaded documents cover: " + ", ".join(_en_place(p) for p in have))
     if c.years and not lines:
         years = sorted({y for ys in cat.chunk_years for y in ys})
-        lines.append(("已载入的文件所述年份：" + format_years(years)) if zh else
+        lines.append(("已载入的文件所述年份：" + format_years(years, "、")) if zh else
                      "the loaded documents speak of " + format_years(years))
     if not lines:
         lines.append("已载入的文件中没有同时符合这些条件的内容" if zh else
@@ -165,13 +165,18 @@ def _covered_years(cat: Catalog, kind: str | None, zh: bool) -> str:
     label = type_label(kind, zh) if kind else ("文件" if zh else "documents")
     if not groups:
         return f"已载入的文件中没有{label}" if zh else f"no {label} is loaded"
-    parts = []
+    # Places with the same years share one entry: 2026年（北京市、上海市）.
+    same: dict[tuple[int, ...], list[str]] = {}
     for where, years in sorted(groups.items(), key=lambda g: (g[0] != NATIONAL, g[0])):
-        span = format_years(years)
+        same.setdefault(tuple(sorted(set(years))), []).append(where)
+    parts = []
+    for years, wheres in same.items():
+        span = format_years(years, "、" if zh else ", ")
+        named = [w for w in wheres if w]
         if zh:
-            parts.append(f"{span}年" + (f"（{where}）" if where else ""))
+            parts.append(f"{span}年" + (f"（{'、'.join(named)}）" if named else ""))
         else:
-            parts.append(span + (f" ({_en_place(where)})" if where else ""))
+            parts.append(span + (f" ({', '.join(_en_place(w) for w in named)})" if named else ""))
     return (f"已载入的{label}：" + "，".join(parts)) if zh else (f"the loaded {label}s cover " + ", ".join(parts))
 
 

@@ -63,6 +63,31 @@ class Flag:
 
 
 @dataclass(frozen=True)
+class TableRow:
+    """One side of a comparison: its label (2021年, 北京市, 党的十九大报告（2017年）), the quoted
+    figure or provision, and the numbers of the citations behind it. A side the documents
+    do not answer says so in `text`, with `found` false and no citations."""
+    side: str
+    text: str
+    citations: tuple[int, ...]
+    found: bool
+
+    def to_dict(self) -> dict:
+        return {"side": self.side, "text": self.text, "citations": list(self.citations), "found": self.found}
+
+
+@dataclass(frozen=True)
+class AnswerTable:
+    """A comparison answer's table: one row per side, compared along `dimension`
+    (year, place or document)."""
+    dimension: str
+    rows: tuple[TableRow, ...]
+
+    def to_dict(self) -> dict:
+        return {"dimension": self.dimension, "rows": [r.to_dict() for r in self.rows]}
+
+
+@dataclass(frozen=True)
 class Answer:
     """An answer; every `[n]` in `text` is `citations[n-1]`.
 
@@ -71,7 +96,8 @@ class Answer:
     ("extractive" or "llm"); `notice` says why it differs from what was asked for (the
     model failed, so the extractive answer is shown). `flags` are the LLM answer's
     sentences that the citation check could not verify; `standalone` is the question as
-    rewritten from the conversation, when it was.
+    rewritten from the conversation, when it was. `table`: for a comparison (two years,
+    places or documents), one row per side, each citing its own evidence.
     """
     question: str
     text: str
@@ -82,12 +108,14 @@ class Answer:
     notice: str = ""
     flags: tuple[Flag, ...] = ()
     standalone: str = ""
+    table: AnswerTable | None = None
 
     def to_dict(self) -> dict:
         return {"question": self.question, "text": self.text, "found": self.found, "mode": self.mode,
                 "citations": [c.to_dict() for c in self.citations],
                 "related": [h.to_dict() for h in self.related], "notice": self.notice,
-                "flags": [f.to_dict() for f in self.flags], "standalone": self.standalone}
+                "flags": [f.to_dict() for f in self.flags], "standalone": self.standalone,
+                "table": self.table.to_dict() if self.table else None}
 
 
 @dataclass(frozen=True)

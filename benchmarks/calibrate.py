@@ -37,30 +37,40 @@ SEM_ACROSS = (0.74, 0.76, 0.78, 0.79, 0.80, 0.82, 0.84)
 OPEN = Thresholds(min_semantic_zh=-1.0, min_coverage_zh=0.0, min_semantic_en=-1.0, min_coverage_en=0.0)
 
 
-def record(a: Assistant, q: dict) -> dict:
-    """The deciding features and whether the gated answer is right, for one question."""
-    ev = a.evidence(q["question"])
-    ans = a.extractive_answer(ev)
+def _decision(ev) -> dict:
     f = ev.decision.features if ev.decision and ev.decision.features else None
-    return {"id": q["id"], "set": q["_set"], "kind": q.get("kind") or q["_set"], "lang": q["lang"],
-            "answerable": q["answerable"], "gated": ev.found,
-            "right_if_found": answer_is_right({**q, "answerable": True}, True, ans.text) if ev.found else False,
-            "semantic": f.semantic if f else None, "coverage": f.coverage if f else None,
+    return {"gated": ev.found, "semantic": f.semantic if f else None, "coverage": f.coverage if f else None,
             "across": bool(f and f.across), "whole_article": bool(ev.analysis and ev.analysis.whole_article)}
 
 
-def found(r: dict, t: Thresholds) -> bool:
-    if not r["gated"]:
+def record(a: Assistant, q: dict) -> dict:
+    """The deciding features and whether the gated answer is right, for one question (for a
+    comparison, per side: it is found when a side is, right when every side is found)."""
+    ev = a.evidence(q["question"])
+    ans = a.extractive_answer(ev)
+    parts = [_decision(sub) for _, sub in ev.comparison[1]] if ev.comparison else [_decision(ev)]
+    return {"id": q["id"], "set": q["_set"], "kind": q.get("kind") or q["_set"], "lang": q["lang"],
+            "answerable": q["answerable"], "sides": parts,
+            "right_if_found": answer_is_right({**q, "answerable": True}, True, ans.text) if ev.found else False}
+
+
+def _side_found(d: dict, t: Thresholds) -> bool:
+    if not d["gated"]:
         return False
-    if r["whole_article"]:
+    if d["whole_article"]:
         return True
-    sem, cov = (t.min_semantic_en, t.min_coverage_en) if r["across"] else (t.min_semantic_zh, t.min_coverage_zh)
-    return r["semantic"] >= sem and r["coverage"] >= cov
+    sem, cov = (t.min_semantic_en, t.min_coverage_en) if d["across"] else (t.min_semantic_zh, t.min_coverage_zh)
+    return d["semantic"] >= sem and d["coverage"] >= cov
+
+
+def found(r: dict, t: Thresholds) -> bool:
+    return any(_side_found(d, t) for d in r["sides"])
 
 
 def right(r: dict, t: Thresholds) -> bool:
-    f = found(r, t)
-    return (f and r["right_if_found"]) if r["answerable"] else not f
+    if not r["answerable"]:
+        return not found(r, t)
+    return all(_side_found(d, t) for d in r["sides"]) and r["right_if_found"]
 
 
 def score(rows: list[dict], t: Thresholds) -> tuple:

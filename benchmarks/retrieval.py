@@ -1,139 +1,151 @@
-"""Retrieval baselines side by side, on the index's own embedding model.
+"""Retrieval side by side on the dev sets, each part of the query path on and off, and a
+fusion grid chosen by k-fold (figures on held-out folds).
 
-    python benchmarks/retrieval.py [--only seed|cmrc] [--limit N] [--index-dir DIR] [--no-grid]
+    python benchmarks/retrieval.py [--work DIR] [--index-all DIR --index-zh DIR] [--only dev|cmrc]
+                                   [--folds 5] [--no-grid] [--llamaindex]
 
-Methods: `dense` and `bm25` (one side of our index each), `llamaindex-default`
-(llama-index's default recipe: SentenceSplitter() over the same cleaned documents into a
-VectorStoreIndex, top-k similarity), `ours` (the default FusionConfig), `ours-no-expansion`
-/ `ours-glossary-only` / `ours-dictionary-only` (ours with the English query expansion
-switched off in part or whole), `ours-no-translation` (without the dense ranking of an
-English question's Chinese rendering; `-balanced`: dense hits ranked per document
-language instead, the previous default), `ours-no-rerank` (without the rerank by the
-key-term coverage of a passage's best sentence), and `fusion_grid`
-(ours over a grid of fusion weights, so weights are chosen by measurement).
+Indexes, as ../shared/tools/dev_eval.sh builds them: A = corpus/ + ../shared/corpus-extra
+(SOURCES.md included, as a user would ingest the folder), B = the same without the English
+2017 report. Query groups: seed_dev English and Chinese questions and corpus_dev's
+Chinese questions (the control), its cross-lingual and English-document questions (all
+over A), and bitext_dev (English sentences of the 2017 translation -> the Chinese span
+they translate, over B). A retrieved passage is a hit when it contains an evidence
+string (DESIGN.md); rank = first hit among the top 10.
 
-Datasets: `seed_dev` (../shared/eval/seed_dev.jsonl over one index of the seed article
-plus ../shared/corpus-extra/*.txt; hit rule of DESIGN.md) and `cmrc2018` (each passage a
-.txt file; a hit is a retrieved chunk of the gold passage). Rank = rank of the first hit
-among the top 10 chunks (nodes for llama-index).
+Methods: `ours` (the default FusionConfig), ablations (`-no-sentences`: without the
+rankings by each passage's best sentence; `-no-other-language`: without the ranking over
+the other language's sentences; `-no-translation`: without the dense rankings of an English
+question's Chinese rendering (`-no-translated-sentences`: without the one against each
+passage's best sentence); `-no-numbers`: English numbers not rendered the Chinese way
+(5 percent -> 5%); `-no-expansion`: without dictionary and glossary terms;
+`-no-constraints`: years, places and documents of the question ignored; `-no-rerank`),
+and the baselines `dense` (passage cosine only), `bm25`, `llamaindex-default` (with
+--llamaindex: SentenceSplitter + VectorStoreIndex over the same cleaned documents).
 
-A table goes to stderr, one JSON object to stdout. --index-dir keeps the built indexes
-(and the cmrc passage files) so later runs reuse them; the embedding cache
-($POLICYQA_CACHE_DIR) makes rebuilds and the llama-index baseline fast the second time.
+The grid fuses rankings computed once per question under every combination of GRID;
+the setting with the best mean MRR@10 over the groups (each group weighs the same) is
+chosen on k-1 folds and scored on the held-out fold. cmrc2018 (848 passages, 800
+questions) is the check that Chinese retrieval does not get worse.
+
+A table goes to stderr, one JSON object to stdout.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import os
+import random
 import sys
-import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Callable
 
-from _setup import ROOT, SEED, SHARED  # noqa: E402  (offline env, repository on sys.path)
+from _setup import ROOT, SHARED  # noqa: E402  (offline env, repository on sys.path)
 
 import numpy as np  # noqa: E402
 
-from assistant.core import Assistant  # noqa: E402
-from assistant.evaluate import evaluate, first_hit_rank, load_questions, retrieval_scores  # noqa: E402
-from assistant.normalize import is_chinese, normalize_query  # noqa: E402
-from assistant.retrieve import FusionConfig  # noqa: E402
+from assistant import Assistant  # noqa: E402
+from assistant.evaluate import first_hit_rank, load_questions, retrieval_scores  # noqa: E402
+from assistant.query import analyse  # noqa: E402
+from assistant.scope import fit  # noqa: E402
+from assistant.tuned import FusionConfig  # noqa: E402
 from ingest import ingest  # noqa: E402
-from ingest.cache import EmbeddingCache, default_cache_path, embed_cached  # noqa: E402
 from ingest.errors import BadQuery  # noqa: E402
 
-DEPTH = 10                      # passages retrieved per query; MRR@10 and Recall@10 need 10
-# The fusion grid: every combination of these FusionConfig values (--grid adds or replaces axes).
-GRID_AXES = {"rrf_k": (10, 60), "w_bm25_zh": (0.5, 1.0, 1.5, 2.0, 3.0), "w_bm25_en": (0.0, 0.3, 1.0, 2.0),
-             "expand_en": (True, False), "balance_languages": (True, False), "w_translated": (0.0, 0.5, 1.0, 2.0),
-             "w_coverage_zh": (0.0, 0.1, 0.3)}
-TOP_ROWS = 12                             # grid rows in the table
-EN_ONLY = {"w_bm25_en", "expand_en", "w_translated", "translate_dense", "w_coverage_en"}  # fields that matter for English questions only
-ZH_ONLY = {"w_bm25_zh", "w_coverage_zh"}                           # ... and for Chinese questions only
-FLAGS = {"expand_en": "x", "balance_languages": "b"}     # boolean axes, shown as letters
-
-Results = list[tuple[str, str]]          # (passage text, doc_id), best first
-Search = Callable[[str], Results]
+DEPTH = 10
+GRID = {"w_bm25_zh": (1.5, 2.0), "w_sentence_zh": (0.5, 1.0),
+        "w_bm25_en": (1.0, 1.5), "w_sentence_en": (1.0, 1.5), "w_sentence_other": (0.0, 1.0),
+        "w_translated": (0.5, 1.0), "w_translated_sentence": (0.5, 1.0), "w_match": (0.05, 0.1),
+        "w_same_language": (0.0, 0.03)}
+ZH_ONLY = {"w_bm25_zh", "w_sentence_zh", "w_coverage_zh"}
+EN_ONLY = {"w_bm25_en", "w_sentence_en", "w_translated", "w_translated_sentence", "w_model_rendered"}
+ABLATIONS = {
+    "ours-no-sentences": {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other": 0.0},
+    "ours-no-other-language": {"w_sentence_other": 0.0},
+    "ours-no-translation": {"translate_dense": False},
+    "ours-no-translated-sentences": {"w_translated_sentence": 0.0},
+    "ours-no-numbers": {"render_numbers": False},
+    "ours-no-expansion": {"expand_en": False, "expand_glossary": False},
+    "ours-no-rerank": {"w_coverage_zh": 0.0, "w_coverage_en": 0.0},
+}
+PLAIN = {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other": 0.0, "translate_dense": False,
+         "render_numbers": False, "expand_en": False, "expand_glossary": False,
+         "w_coverage_zh": 0.0, "w_coverage_en": 0.0, "w_match": 0.0}
+BASELINES = {"dense": {"method": "dense", **PLAIN}, "bm25": {"method": "bm25", **PLAIN}}
 
 
 def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-# -- embedder wrappers -----------------------------------------------------------------
+# -- indexes and questions -------------------------------------------------------------
 
-class BenchEmbedder:
-    """The index's embedder with memoised query vectors and cached passage vectors.
-
-    Every method embeds the same questions; computing each vector once keeps the fusion
-    grid cheap. Passage vectors go through the embedding cache so the llama-index baseline
-    is only embedded on the first run. Not used where latency is measured (`ours`).
-    """
-
-    def __init__(self, base, cache: EmbeddingCache | None):
-        self.base, self.cache, self._memo = base, cache, {}
-
-    def __getattr__(self, name):
-        return getattr(self.base, name)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        v = self._memo.get(text)
-        if v is None:
-            v = self._memo[text] = self.base.embed_query(text)
-        return v
-
-    def embed_passages(self, texts: list[str], batch_size: int = 16, progress=None) -> np.ndarray:
-        return embed_cached(self.base, texts, self.cache, batch_size=batch_size, progress=progress)[0]
+def dev_indexes(work: Path) -> tuple[Path, Path]:
+    """Index A (corpus/ + corpus-extra) and B (without the English report), built once."""
+    all_dir, zh_dir = work / "idx-all", work / "idx-zh"
+    extra = [] if (ROOT / "corpus" / "2024_state-council_government-work-report_zh.txt").exists() \
+        else [SHARED / "corpus-extra"]
+    if not (all_dir / "CURRENT").exists():
+        ingest([ROOT / "corpus", *extra], all_dir, progress=sys.stderr.isatty())
+    if not (zh_dir / "CURRENT").exists():
+        files = [f for f in [*sorted((ROOT / "corpus").iterdir()), *sorted((SHARED / "corpus-extra").glob("*_zh.txt"))]
+                 if f.is_file() and not f.name.endswith(("_en.txt", "_en.txt.meta.json", "_en.meta.json"))
+                 and f.name != "README.md" and f.suffix != ".json"]
+        ingest(files, zh_dir, progress=sys.stderr.isatty())
+    return all_dir, zh_dir
 
 
-# -- searchers -------------------------------------------------------------------------
-
-def fusion_searcher(a: Assistant, emb, cfg: FusionConfig) -> Search:
-    """Our retriever with another fusion config over the same loaded index."""
-    other = Assistant(a.data, emb, index_dir=a.index_dir, fusion=cfg)
-
-    def search(q: str) -> Results:
-        try:
-            return [(h.text, h.doc_id) for h in other.search(q, DEPTH)]
-        except BadQuery:
-            return []
-    return search
+def dev_groups() -> list[tuple[str, str, list[dict]]]:
+    """(group, index A|B, answerable questions)."""
+    load = lambda name: [q for q in load_questions(SHARED / "eval" / f"{name}.jsonl") if q["answerable"]]  # noqa: E731
+    seed, corpus, bitext = load("seed_dev"), load("corpus_dev"), load("bitext_dev")
+    return [("seed_dev en", "A", [q for q in seed if q["lang"] == "en"]),
+            ("seed_dev zh", "A", [q for q in seed if q["lang"] == "zh"]),
+            ("corpus_dev zh", "A", [q for q in corpus if q["lang"] == "zh"]),
+            ("corpus_dev cross-lingual", "A", [q for q in corpus if q.get("kind") == "cross-lingual"]),
+            ("corpus_dev en-doc", "A", [q for q in corpus if q.get("kind") == "en-doc"]),
+            ("bitext_dev", "B", bitext)]
 
 
-def llamaindex_searcher(a: Assistant, emb: BenchEmbedder) -> tuple[Search, dict]:
-    """llama-index's default recipe over the index's cleaned documents, with our embedder."""
-    from llama_index.core import Document, Settings, VectorStoreIndex
-    from llama_index.core.node_parser import SentenceSplitter
+# -- one question's rankings, fused many ways ----------------------------------------------
 
-    from ingest.embed import LlamaIndexEmbedding
+class Prepared:
+    """A question's rankings under the default expansion settings (and, lazily, others)."""
 
-    embed_model = LlamaIndexEmbedding(emb)
-    with contextlib.redirect_stdout(sys.stderr):    # it prints "LLM is explicitly disabled"
-        Settings.llm = None
-    Settings.embed_model = embed_model              # nothing may fall back to OpenAI
-    docs = [Document(text=a.document(d).text, doc_id=d) for d in a.data.docs]
-    t0 = time.perf_counter()
-    splitter = SentenceSplitter()
-    index = VectorStoreIndex.from_documents(docs, transformations=[splitter], embed_model=embed_model,
-                                            show_progress=sys.stderr.isatty())
-    nodes = list(index.docstore.docs.values())
-    lengths = [len(n.get_content()) for n in nodes]
-    info = {"chunk_size_tokens": splitter.chunk_size, "chunk_overlap_tokens": splitter.chunk_overlap,
-            "nodes": len(nodes), "mean_node_chars": round(float(np.mean(lengths)), 1),
-            "build_seconds": round(time.perf_counter() - t0, 1)}
-    retriever = index.as_retriever(similarity_top_k=DEPTH)
+    def __init__(self, a: Assistant, q: dict, constraints: bool = True):
+        self.a, self.q = a, q
+        self.analysis = analyse(q["question"], a.catalog, a.retriever.doc_freq())
+        self.qv = a.embedder.embed_query(self.analysis.text)
+        self.constraints = constraints
+        self._rankings: dict[tuple, object] = {}
 
-    def search(q: str) -> Results:
-        return [(n.node.get_content(), n.node.ref_doc_id) for n in retriever.retrieve(q)]
-    return search, info
+    def rankings(self, cfg: FusionConfig):
+        key = (cfg.expand_en, cfg.expand_glossary, cfg.translate_dense, cfg.render_numbers, cfg.method)
+        if key not in self._rankings:
+            t = self.analysis
+            self._rankings[key] = self.a.retriever.rankings(
+                t.text, query_vector=self.qv, terms=list(t.terms),
+                fit=fit(t.constraints, self.a.catalog) if self.constraints else None,
+                lexical_query=t.rest if self.constraints else t.text, fusion=cfg)
+        return self._rankings[key]
+
+    def rank(self, cfg: FusionConfig) -> int | None:
+        scored = self.a.retriever.fuse(self.rankings(cfg), DEPTH, cfg)
+        return first_hit_rank((self.a.data.chunks[s.row].text for s in scored), self.q["evidence"])
 
 
-# -- scoring ---------------------------------------------------------------------------
+def prepare_all(assistants: dict[str, Assistant], groups, constraints: bool = True) -> dict[str, list[Prepared]]:
+    out = {}
+    for name, idx, qs in groups:
+        out[name] = []
+        for q in qs:
+            try:
+                out[name].append(Prepared(assistants[idx], q, constraints))
+            except BadQuery:
+                continue
+    return out
+
 
 def scores(ranks: list[int | None]) -> dict:
     s = retrieval_scores(ranks)
@@ -141,386 +153,203 @@ def scores(ranks: list[int | None]) -> dict:
     return {"n": len(ranks), **{k: None if v is None else round(v, 4) for k, v in s.items()}}
 
 
-def score_groups(queries: list[dict], ranks: list[int | None]) -> dict:
-    langs = sorted({q["lang"] for q in queries})
-    return {"overall": scores(ranks),
-            "by_lang": {lang: scores([r for q, r in zip(queries, ranks) if q["lang"] == lang])
-                        for lang in langs}}
+def method_scores(prepared: dict[str, list[Prepared]], cfg: FusionConfig) -> dict:
+    return {g: scores([p.rank(cfg) for p in ps]) for g, ps in prepared.items()}
 
 
-def run_method(search: Search, queries: list[dict], judge) -> list[int | None]:
-    return [judge(q, search(q["question"])) for q in queries]
+def llamaindex_scores(assistants: dict[str, Assistant], groups) -> dict:
+    """llama-index's default recipe over the same cleaned documents, with our embedder."""
+    import contextlib
+
+    from llama_index.core import Document, Settings, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+
+    from ingest.embed import LlamaIndexEmbedding
+    out, built = {}, {}
+    with contextlib.redirect_stdout(sys.stderr):        # it prints "LLM is explicitly disabled"
+        Settings.llm = None
+    for name, idx, qs in groups:
+        a = assistants[idx]
+        if idx not in built:
+            model = LlamaIndexEmbedding(a.embedder)
+            Settings.embed_model = model                 # nothing may fall back to OpenAI
+            docs = [Document(text=a.document(d).text, doc_id=d) for d in a.data.docs]
+            index = VectorStoreIndex.from_documents(docs, transformations=[SentenceSplitter()], embed_model=model)
+            built[idx] = index.as_retriever(similarity_top_k=DEPTH)
+        out[name] = scores([first_hit_rank((n.node.get_content() for n in built[idx].retrieve(q["question"])),
+                                           q["evidence"]) for q in qs])
+    return out
 
 
-def grid_configs(axes: dict[str, tuple]) -> list[FusionConfig]:
-    return [FusionConfig(**dict(zip(axes, values))) for values in itertools.product(*axes.values())]
+# -- the grid, chosen by k-fold ------------------------------------------------------------
+
+def grid_configs() -> list[FusionConfig]:
+    return [FusionConfig(**dict(zip(GRID, values))) for values in itertools.product(*GRID.values())]
 
 
-def parse_axis(text: str) -> tuple[str, tuple]:
-    """`name=v1,v2` -> (name, values typed like the FusionConfig default)."""
-    name, _, values = text.partition("=")
-    name = name.strip()
-    if name not in FusionConfig.__dataclass_fields__ or name == "method" or not values.strip():
-        raise argparse.ArgumentTypeError(
-            f"expected FIELD=V1,V2,... with FIELD one of {', '.join(f for f in FusionConfig.__dataclass_fields__ if f != 'method')}")
-    kind = type(getattr(FusionConfig(), name))
-
-    def conv(v: str):
-        v = v.strip()
-        if kind is bool:
-            if v.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise argparse.ArgumentTypeError(f"{name} takes true/false, not {v!r}")
-            return v.lower() in ("true", "1", "yes")
-        try:
-            return kind(v)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} takes {kind.__name__} values, not {v!r}") from None
-    return name, tuple(conv(v) for v in values.split(","))
-
-
-def run_grid(a: Assistant, emb, queries: list[dict], judge, axes: dict[str, tuple]) -> list[dict]:
-    """Every grid config. A query's ranking depends only on the weights of its own language,
-    so configs that agree on those share one search."""
+def grid_ranks(prepared: dict[str, list[Prepared]], configs: list[FusionConfig]) -> list[dict[str, list]]:
+    """Per config, per group, the rank of each question. A question's ranking depends only on
+    the fields of its own language, so configs that agree on those share one fusion."""
     memo: dict[tuple, int | None] = {}
-    searchers: dict[FusionConfig, Search] = {}
-    zh = {}
-    for q in queries:
-        try:
-            zh[q["id"]] = is_chinese(normalize_query(q["question"]))
-        except BadQuery:
-            zh[q["id"]] = True
-    rows = []
-    for cfg in grid_configs(axes):
-        ranks = []
-        for q in queries:
-            fields = asdict(cfg)
-            if zh[q["id"]]:
-                fields = {k: v for k, v in fields.items() if k not in EN_ONLY}
-            else:
-                fields = {k: v for k, v in fields.items() if k not in ZH_ONLY}
-            key = (q["id"], tuple(sorted(fields.items())))
-            if key not in memo:
-                s = searchers.setdefault(cfg, fusion_searcher(a, emb, cfg))
-                memo[key] = judge(q, s(q["question"]))
-            ranks.append(memo[key])
-        rows.append({**{k: getattr(cfg, k) for k in dict.fromkeys(("rrf_k", "w_dense", *axes))},
-                     **score_groups(queries, ranks)})
-    return rows
-
-
-def best_configs(grid: list[dict], langs: list[str]) -> dict:
-    """The best grid row overall and per language, by MRR@10 then Recall@5 then Recall@1
-    (first in grid order on a tie; `tied` says how many rows share the best scores)."""
-    def best(group, drop=()):
-        def key(row):
-            return tuple(-(group(row)[m] or 0) for m in ("mrr_at_10", "recall_at_5", "recall_at_1"))
-        top = min(grid, key=key)
-        cfg = {k: v for k, v in top.items() if k not in ("overall", "by_lang", *drop)}
-        return {**cfg, "tied": sum(1 for r in grid if key(r) == key(top))}
-
-    out = {"overall": best(lambda r: r["overall"])}
-    for lang in langs:
-        drop = EN_ONLY if lang == "zh" else ZH_ONLY if lang == "en" else ()
-        out[lang] = best(lambda r, lang=lang: r["by_lang"][lang], drop)
+    out = []
+    for cfg in configs:
+        fields = asdict(cfg)
+        keys = {zh: tuple(v for k, v in fields.items() if k not in (EN_ONLY if zh else ZH_ONLY)) for zh in (True, False)}
+        ranks = {}
+        for g, ps in prepared.items():
+            row = []
+            for i, p in enumerate(ps):
+                key = (g, i) + keys[p.analysis.zh]
+                if key not in memo:
+                    memo[key] = p.rank(cfg)
+                row.append(memo[key])
+            ranks[g] = row
+        out.append(ranks)
     return out
 
 
-def ms_stats(xs: list[float]) -> dict:
-    return {"search_median_ms": round(float(np.median(xs)), 2),
-            "search_p95_ms": round(float(np.percentile(xs, 95)), 2)}
+def mean_mrr(ranks: dict[str, list], keep: dict[str, set[int]] | None = None) -> float:
+    vals = []
+    for g, rs in ranks.items():
+        rs = [r for i, r in enumerate(rs) if keep is None or i in keep[g]]
+        if rs:
+            vals.append(retrieval_scores(rs)["mrr_at_10"])
+    return float(np.mean(vals)) if vals else 0.0
 
 
-def build_index(files: list[Path], index_dir: Path, cache_path: Path) -> dict:
-    t0 = time.perf_counter()
-    s = ingest(files, index_dir, cache_path=cache_path, progress=sys.stderr.isatty())
-    if s.skipped:
-        log(f"  skipped: {s.skipped}")
-    log(f"  index {index_dir}: {s.documents} documents, {s.chunks} chunks "
-        f"({s.chunks_embedded} embedded) in {time.perf_counter() - t0:.1f} s")
-    return {"documents": s.documents, "chunks": s.chunks}
+def kfold(prepared: dict[str, list[Prepared]], configs, all_ranks, k: int, seed: int) -> dict:
+    """Each fold's setting chosen on the other folds; held-out ranks scored per group."""
+    rng = random.Random(seed)
+    fold_of = {g: [i % k for i in rng.sample(range(len(ps)), len(ps))] for g, ps in prepared.items()}
+    held = {g: [None] * len(ps) for g, ps in prepared.items()}
+    chosen = []
+    for f in range(k):
+        train = {g: {i for i, x in enumerate(fo) if x != f} for g, fo in fold_of.items()}
+        best = max(range(len(configs)), key=lambda c: (mean_mrr(all_ranks[c], train), -c))
+        chosen.append({k2: getattr(configs[best], k2) for k2 in GRID})
+        for g, fo in fold_of.items():
+            for i, x in enumerate(fo):
+                if x == f:
+                    held[g][i] = all_ranks[best][g][i]
+    return {"held_out": {g: scores(rs) for g, rs in held.items()}, "per_fold": chosen}
 
 
-def embedder_info(a: Assistant) -> dict:
-    info = a.data.manifest["embedder"]
-    return {k: info.get(k) for k in ("backend", "model", "version", "key")}
+# -- cmrc2018 -------------------------------------------------------------------------------
 
-
-def compare(a: Assistant, queries: list[dict], judge, cache: EmbeddingCache,
-            ours: tuple[list[int | None], dict], axes: dict[str, tuple]) -> dict:
-    """dense, bm25, llamaindex-default and ours (already run, with its latency), then the grid."""
-    emb = BenchEmbedder(a.embedder, cache)
-    methods = {}
-    # Dense only: one cosine ranking of the question over all passages.
-    plain = {"w_coverage_zh": 0.0, "w_coverage_en": 0.0}     # no rerank on a one-sided baseline
-    baselines = [("dense", FusionConfig(method="dense", balance_languages=False, translate_dense=False, **plain)),
-                 ("bm25", FusionConfig(method="bm25", **plain))]
-    # Query expansion of ours, switched off part by part (English questions are the ones it serves).
-    baselines += [("ours-no-expansion", FusionConfig(expand_en=False, expand_glossary=False)),
-                  ("ours-glossary-only", FusionConfig(expand_en=False)),
-                  ("ours-dictionary-only", FusionConfig(expand_glossary=False)),
-                  # ... and the dense ranking of English questions' Chinese rendering
-                  ("ours-no-translation", FusionConfig(translate_dense=False)),
-                  ("ours-no-translation-balanced", FusionConfig(translate_dense=False, balance_languages=True)),
-                  # ... and the rerank by key-term coverage of one sentence
-                  ("ours-no-rerank", FusionConfig(w_coverage_zh=0.0, w_coverage_en=0.0))]
-    for name, cfg in baselines:
-        t0 = time.perf_counter()
-        methods[name] = score_groups(queries, run_method(fusion_searcher(a, emb, cfg), queries, judge))
-        log(f"  {name}: {time.perf_counter() - t0:.1f} s")
-    log("  llamaindex-default: splitting and embedding the cleaned documents ...")
-    search, info = llamaindex_searcher(a, emb)
-    methods["llamaindex-default"] = {**score_groups(queries, run_method(search, queries, judge)), **info}
-    log(f"  llamaindex-default: {info['nodes']} nodes, built in {info['build_seconds']} s")
-    ranks, extra = ours
-    methods["ours"] = {**score_groups(queries, ranks), "config": asdict(FusionConfig()), **extra}
-    t0 = time.perf_counter()
-    grid = run_grid(a, emb, queries, judge, axes)
-    log(f"  fusion grid ({len(grid)} configs): {time.perf_counter() - t0:.1f} s")
-    langs = sorted({q["lang"] for q in queries})
-    return {"methods": methods, "grid_axes": {k: list(v) for k, v in axes.items()}, "fusion_grid": grid,
-            "best": best_configs(grid, langs)}
-
-
-# -- datasets --------------------------------------------------------------------------
-
-def seed_dev(work: Path, cache_path: Path, cache: EmbeddingCache, limit: int | None,
-             axes: dict[str, tuple]) -> dict:
-    log("seed_dev: seed article + corpus-extra/*.txt")
-    files = [SEED] + sorted((SHARED / "corpus-extra").glob("*.txt"))
-    index_info = build_index(files, work / "seed_dev", cache_path)
-    questions = load_questions(SHARED / "eval" / "seed_dev.jsonl")[:limit]
-    a = Assistant.open(work / "seed_dev", cache_path=cache_path)
-    index_info["embedder"] = embedder_info(a)
-
-    t0 = time.perf_counter()
-    report = evaluate(a, questions, k=5)        # ours, with the plain embedder: honest latency
-    log(f"  ours (evaluate: search + ask): {time.perf_counter() - t0:.1f} s")
-    answerable = [q for q in questions if q["answerable"]]
-    by_id = {r.id: r for r in report.questions}
-    ranks = [by_id[q["id"]].rank for q in answerable]
-    answer_fields = ("questions", "answerable", "unanswerable", "answer_accuracy", "refusal_accuracy",
-                     "false_refusals", "false_refusal_rate")
-
-    def answers(m):
-        return {f: getattr(m, f) for f in answer_fields}
-    extra = {"answers": {"overall": answers(report.overall),
-                         "by_lang": {lang: answers(m) for lang, m in report.by_lang.items()}},
-             "latency": report.latency.to_dict(),
-             "questions": [r.to_dict() for r in report.questions]}
-
-    def judge(q, results):
-        return first_hit_rank((t for t, _ in results), q["evidence"])
-    out = compare(a, answerable, judge, cache, (ranks, extra), axes)
-    return {"index": index_info, "questions": len(questions), "answerable": len(answerable), **out,
-            "lookup_latency": lookup_latency(a), "cold_ask": cold_ask(work / "seed_dev", cache_path)}
-
-
-def cold_ask(index_dir: Path, cache_path: Path, runs: int = 3) -> dict:
-    """Wall time of `policyqa ask "…"` in a new process (interpreter start, imports, index
-    load, answer), median of `runs`, for a Chinese and an English question."""
-    import subprocess
-    env = {**os.environ, "POLICYQA_CACHE_DIR": str(cache_path.parent)}
-    out = {}
-    for lang, q in (("zh", "2022年北京全年专利授权量是多少？"), ("en", "How many patents were granted in Beijing in 2022?")):
-        times = []
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "assistant.cli", "ask", q, "--index", str(index_dir)],
-                           cwd=ROOT, env=env, check=True, capture_output=True)
-            times.append(time.perf_counter() - t0)
-        out[lang] = {"question": q, "median_s": round(float(np.median(times)), 2), "runs": runs}
-    log(f"  cold `policyqa ask`: zh {out['zh']['median_s']} s, en {out['en']['median_s']} s (median of {runs})")
-    return out
-
-
-def lookup_latency(a: Assistant) -> dict:
-    """`Assistant.lookup` over the terms of benchmarks/lookup.py (after one warm-up lookup)."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from lookup import TERMS_EN, TERMS_ZH
-    a.lookup(TERMS_ZH[0])
-    a.lookup(TERMS_EN[0])
-    ms = []
-    for term in TERMS_ZH + TERMS_EN:
-        t = time.perf_counter()
-        a.lookup(term)
-        ms.append((time.perf_counter() - t) * 1000)
-    ms.sort()
-    result = {"terms": len(ms), "median_ms": round(ms[len(ms) // 2], 1),
-              "p95_ms": round(ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))], 1)}
-    log(f"  lookup latency: median {result['median_ms']} ms, p95 {result['p95_ms']} ms")
-    return result
-
-
-def cmrc2018(work: Path, cache_path: Path, cache: EmbeddingCache, limit: int | None,
-             axes: dict[str, tuple]) -> dict:
+def cmrc(work: Path, limit: int | None) -> dict:
     base = SHARED / "benchmarks" / "cmrc2018"
-    log("cmrc2018: one .txt file per passage")
     docs_dir = work / "cmrc2018-docs"
     docs_dir.mkdir(parents=True, exist_ok=True)
     files = []
     for line in (base / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        p = json.loads(line)
-        f = docs_dir / f"{p['id']}.txt"
-        content = f"{p['title']}\n{p['text']}\n"
-        if not f.exists() or f.read_text(encoding="utf-8") != content:
-            f.write_text(content, encoding="utf-8")
-        files.append(f)
-    index_info = build_index(files, work / "cmrc2018", cache_path)
-    a = Assistant.open(work / "cmrc2018", cache_path=cache_path)
-    index_info["embedder"] = embedder_info(a)
+        if line.strip():
+            p = json.loads(line)
+            f = docs_dir / f"{p['id']}.txt"
+            content = f"{p['title']}\n{p['text']}\n"
+            if not f.exists() or f.read_text(encoding="utf-8") != content:
+                f.write_text(content, encoding="utf-8")
+            files.append(f)
+    idx = work / "cmrc2018"
+    ingest(files, idx, progress=sys.stderr.isatty())
+    a = Assistant.open(idx)
     passage_of = {d["doc_id"]: Path(d["source_path"]).stem for d in a.documents()}
-
     gold: dict[str, set[str]] = {}
     for line in (base / "qrels.tsv").read_text(encoding="utf-8").splitlines()[1:]:
         if line.strip():
             qid, pid, rel = line.split("\t")
             if int(rel) > 0:
                 gold.setdefault(qid, set()).add(pid)
-    queries = []
-    for line in (base / "queries.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            q = json.loads(line)
-            if q["id"] in gold:
-                queries.append({"id": q["id"], "lang": "zh", "question": q["text"], "gold": gold[q["id"]]})
-    queries = queries[:limit]
-
-    def judge(q, results):
-        for rank, (_, doc_id) in enumerate(results, 1):
-            if passage_of.get(doc_id) in q["gold"]:
-                return rank
-        return None
-
-    ours = fusion_searcher(a, a.embedder, FusionConfig())      # plain embedder: honest latency
-    ranks, times = [], []
-    if queries:
-        ours(queries[0]["question"])      # warm-up: lazy loads stay out of the latency
-    t0 = time.perf_counter()
-    for q in queries:
-        t = time.perf_counter()
-        results = ours(q["question"])
-        times.append((time.perf_counter() - t) * 1000)
-        ranks.append(judge(q, results))
-    log(f"  ours: {time.perf_counter() - t0:.1f} s")
-    out = compare(a, queries, judge, cache, (ranks, {"latency": ms_stats(times)}), axes)
-    return {"index": index_info, "passages": len(files), "queries": len(queries), **out}
+    qs = [json.loads(x) for x in (base / "queries.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    qs = [q for q in qs if q["id"] in gold][:limit]
+    out = {}
+    for name, cfg in {"ours": FusionConfig(), **{n: FusionConfig(**o) for n, o in BASELINES.items()}}.items():
+        ranks, ms = [], []
+        for q in qs:
+            t0 = time.perf_counter()
+            docs = [h.doc_id for h in a.search(q["text"], DEPTH)] if cfg == FusionConfig() else \
+                [a.data.chunks[s.row].doc_id for s in a.retriever.search(q["text"], DEPTH, fusion=cfg)]
+            ms.append((time.perf_counter() - t0) * 1000)
+            ranks.append(next((r for r, d in enumerate(docs, 1) if passage_of.get(d) in gold[q["id"]]), None))
+        out[name] = {**scores(ranks), "search_median_ms": round(float(np.median(ms)), 1)}
+    return {"passages": len(files), "queries": len(qs), "methods": out}
 
 
-# -- table -----------------------------------------------------------------------------
+# -- main -----------------------------------------------------------------------------------
 
-def _cells(s: dict) -> list[str]:
-    return [f"{s[m]:.3f}" if s[m] is not None else "-"
-            for m in ("recall_at_1", "recall_at_5", "recall_at_10", "mrr_at_10")]
-
-
-def _grid_rows(d: dict, langs: list[str]) -> tuple[list[tuple[str, dict]], list[str], int]:
-    """(label, row) for the grid rows worth showing, best first; and the fields shown."""
-    # Without English questions the English-only fields change nothing: show each setting once.
-    fields = [k for k in d["grid_axes"] if "en" in langs or k not in EN_ONLY]
-    default = {k: getattr(FusionConfig(), k) for k in fields}
-    grid, seen = [], set()
-    for r in sorted(d["fusion_grid"], key=lambda r: (-(r["overall"]["mrr_at_10"] or 0),
-                                                    -(r["overall"]["recall_at_5"] or 0))):
-        key = tuple(r[k] for k in fields)
-        if key not in seen:
-            seen.add(key)
-            grid.append(r)
-    names = {"rrf_k": "k", "w_bm25_zh": "zh", "w_bm25_en": "en", "w_dense": "d", "w_other_lang": "o",
-             "w_translated": "tr", "w_coverage_zh": "cov"}
-    out = []
-    for i, r in enumerate(grid):
-        is_default = all(r[k] == v for k, v in default.items())
-        if i >= TOP_ROWS and not is_default:
-            continue
-        label = " ".join(f"{names.get(k, k)}={r[k]:<3}" for k in fields if k not in FLAGS)
-        label += " " + "".join(flag if r[k] else " " for k, flag in FLAGS.items() if k in fields)
-        out.append((label + (" *" if is_default else ""), r))
-    return out, fields, len(grid)
-
-
-def table(name: str, d: dict) -> str:
-    langs = sorted(d["methods"]["ours"]["by_lang"])
-    grid, fields, n_settings = _grid_rows(d, langs)
-    w = max([len(m) for m in d["methods"]] + [len(label) for label, _ in grid]) + 2
-    ns = [d["methods"]["ours"]["overall"]["n"]] + [d["methods"]["ours"]["by_lang"][g]["n"] for g in langs]
-    head1 = " " * w + "".join(f" | {g + ' (n=' + str(n) + ')':<23}" for g, n in zip(["all"] + langs, ns))
-    head2 = f"{'method':<{w}}" + "".join(" | " + " ".join(f"{h:>5}" for h in ("R@1", "R@5", "R@10", "MRR"))
-                                         for _ in ns)
-    lines = [f"== {name}: index {d['index']['documents']} documents, {d['index']['chunks']} chunks; "
-             "R@k = Recall@k, MRR = MRR@10", head1, head2, "-" * len(head2)]
-
-    def row(label: str, g: dict) -> str:
-        cells = [_cells(g["overall"])] + [_cells(g["by_lang"][lang]) for lang in langs]
-        return f"{label:<{w}}" + "".join(" | " + " ".join(f"{c:>5}" for c in cs) for cs in cells)
-
-    for m, g in d["methods"].items():
-        lines.append(row(m, g))
-    ours = d["methods"]["ours"]
-    lat = ours["latency"]
-    lat_text = f"ours search ms: median {lat['search_median_ms']:.1f}, p95 {lat['search_p95_ms']:.1f}"
-    if "ask_median_ms" in lat:
-        lat_text += f"; ask ms: median {lat['ask_median_ms']:.1f}, p95 {lat['ask_p95_ms']:.1f}"
-    lines += ["", lat_text]
-    if "answers" in ours:
-        for g, m in [("all", ours["answers"]["overall"])] + list(ours["answers"]["by_lang"].items()):
-            acc = "-" if m["answer_accuracy"] is None else f"{m['answer_accuracy']:.3f}"
-            ref = "-" if m["refusal_accuracy"] is None else f"{m['refusal_accuracy']:.3f}"
-            lines.append(f"ours answers [{g}]: accuracy {acc} over {m['questions']}, refusal accuracy {ref} "
-                         f"over {m['unanswerable']}, false refusals {m['false_refusals']}/{m['answerable']}")
-    li = d["methods"]["llamaindex-default"]
-    lines.append(f"llamaindex-default: {li['nodes']} nodes, mean {li['mean_node_chars']} chars "
-                 f"(SentenceSplitter chunk_size={li['chunk_size_tokens']} tokens)")
-    lines += ["", "fusion grid (ours), best MRR@10 first: "
-              + (f"top {TOP_ROWS} of {n_settings} settings and the default (every row in the JSON):"
-                 if n_settings > TOP_ROWS else f"all {n_settings} settings:")]
-    lines += [row(label, r) for label, r in grid]
-    notes = {"expand_en": "x = English questions expanded with Chinese dictionary terms",
-             "balance_languages": "b = dense hits ranked per document language"}
-    lines.append("; ".join(["* = the current default"] + [n for k, n in notes.items() if k in fields]))
-    for group, cfg in d["best"].items():
-        lines.append(f"best for {group}: {json.dumps(cfg)}")
+def table(result: dict) -> str:
+    lines = []
+    dev = result.get("dev")
+    if dev:
+        groups = list(dev["methods"]["ours"])
+        w = max(len(m) for m in dev["methods"]) + 2
+        lines.append(" " * w + " | ".join(f"{g[:24]:>24}" for g in groups))
+        lines.append(" " * w + " | ".join(f"{'R@5   MRR@10  (n=' + str(dev['methods']['ours'][g]['n']) + ')':>24}"
+                                          for g in groups))
+        for m, gs in dev["methods"].items():
+            lines.append(f"{m:<{w}}" + " | ".join(f"{gs[g]['recall_at_5']:>11.3f} {gs[g]['mrr_at_10']:>12.3f}"
+                                                    for g in groups))
+        if "grid" in dev:
+            lines.append("")
+            lines.append(f"fusion grid: {dev['grid']['settings']} settings; chosen on all: {dev['grid']['chosen_on_all']}")
+            for g, s in dev["grid"]["held_out"].items():
+                lines.append(f"  held out ({dev['grid']['folds']}-fold) {g:26} R@5 {s['recall_at_5']:.3f}  MRR@10 {s['mrr_at_10']:.3f}")
+    if result.get("cmrc2018"):
+        lines.append("")
+        lines.append("cmrc2018 (R@1 R@5 R@10 MRR@10, search ms):")
+        for m, s in result["cmrc2018"]["methods"].items():
+            lines.append(f"  {m:8} {s['recall_at_1']:.3f} {s['recall_at_5']:.3f} {s['recall_at_10']:.3f} "
+                         f"{s['mrr_at_10']:.3f}  {s['search_median_ms']}")
     return "\n".join(lines)
 
 
-# -- main ------------------------------------------------------------------------------
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", choices=["seed", "cmrc"], help="run one dataset only")
-    p.add_argument("--limit", type=int, metavar="N", help="first N queries of each dataset (quick runs)")
-    p.add_argument("--index-dir", metavar="DIR", help="keep and reuse the built indexes here")
-    p.add_argument("--grid", type=parse_axis, action="append", default=[], metavar="FIELD=V1,V2",
-                   help="add or replace a fusion grid axis, e.g. --grid w_other_lang=0.5,1,2 (repeatable)")
-    p.add_argument("--no-grid", action="store_true", help="skip the fusion grid (minutes on cmrc2018)")
+    p.add_argument("--work", default="/tmp/policyqa-bench", help="indexes are built here once and reused")
+    p.add_argument("--index-all", help="index A (default: WORK/idx-all, built when missing)")
+    p.add_argument("--index-zh", help="index B (default: WORK/idx-zh)")
+    p.add_argument("--only", choices=["dev", "cmrc"])
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, help="cmrc2018: the first N questions")
+    p.add_argument("--no-grid", action="store_true")
+    p.add_argument("--llamaindex", action="store_true", help="also the llama-index default recipe (slow the first time)")
     args = p.parse_args(argv)
-    axes = {k: v for k, v in GRID_AXES.items() if k in FusionConfig.__dataclass_fields__}
-    axes.update(dict(args.grid))
-    if args.no_grid:
-        axes = {}
-    if not SHARED.is_dir():
-        p.error(f"{SHARED} not found: the eval data and corpus live there")
-    cache_path = default_cache_path()
-    cache = EmbeddingCache(cache_path)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        if args.index_dir:
-            work = Path(args.index_dir)
-            work.mkdir(parents=True, exist_ok=True)
-        else:
-            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="policyqa-bench-")))
-        result: dict = {"benchmark": "retrieval", "depth": DEPTH, "limit": args.limit,
-                        "cache": str(cache_path), "default_fusion": asdict(FusionConfig()),
-                        "load_avg_start": [round(x, 2) for x in os.getloadavg()], "datasets": {}}
-        if args.only in (None, "seed"):
-            result["datasets"]["seed_dev"] = seed_dev(work, cache_path, cache, args.limit, axes)
-        if args.only in (None, "cmrc"):
-            result["datasets"]["cmrc2018"] = cmrc2018(work, cache_path, cache, args.limit, axes)
-        result["embedder"] = next(iter(result["datasets"].values()))["index"]["embedder"]
+    result: dict = {"benchmark": "retrieval", "depth": DEPTH, "default_fusion": asdict(FusionConfig()),
+                    "load_avg_start": [round(x, 2) for x in os.getloadavg()]}
+    if args.only in (None, "dev"):
+        all_dir, zh_dir = (Path(args.index_all), Path(args.index_zh)) if args.index_all and args.index_zh \
+            else dev_indexes(work)
+        assistants = {"A": Assistant.open(all_dir), "B": Assistant.open(zh_dir)}
+        groups = dev_groups()
+        prepared = prepare_all(assistants, groups)
+        methods = {"ours": method_scores(prepared, FusionConfig())}
+        for name, over in ABLATIONS.items():
+            methods[name] = method_scores(prepared, replace(FusionConfig(), **over))
+        methods["ours-no-constraints"] = method_scores(prepare_all(assistants, groups, constraints=False),
+                                                       FusionConfig())
+        plain = prepare_all(assistants, groups, constraints=False)
+        for name, over in BASELINES.items():
+            methods[name] = method_scores(plain, FusionConfig(**over))
+        if args.llamaindex:
+            methods["llamaindex-default"] = llamaindex_scores(assistants, groups)
+        dev = {"groups": {g: len(qs) for g, _, qs in groups}, "methods": methods}
+        if not args.no_grid:
+            configs = grid_configs()
+            all_ranks = grid_ranks(prepared, configs)
+            best = max(range(len(configs)), key=lambda c: (mean_mrr(all_ranks[c]), -c))
+            dev["grid"] = {"axes": {k: list(v) for k, v in GRID.items()}, "settings": len(configs),
+                           "chosen_on_all": {k: getattr(configs[best], k) for k in GRID},
+                           "in_sample": {g: scores(r) for g, r in all_ranks[best].items()},
+                           **kfold(prepared, configs, all_ranks, args.folds, args.seed), "folds": args.folds}
+        result["dev"] = dev
+    if args.only in (None, "cmrc"):
+        result["cmrc2018"] = cmrc(work, args.limit)
     result["seconds"] = round(time.perf_counter() - t0, 1)
-    result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]   # latency is only as good as a quiet machine
-    for name, d in result["datasets"].items():
-        log("\n" + table(name, d))
+    result["load_avg_end"] = [round(x, 2) for x in os.getloadavg()]
+    log(table(result))
     print(json.dumps(result, ensure_ascii=False))
     return 0
 

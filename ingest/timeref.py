@@ -28,16 +28,17 @@ _RANGE_EN = re.compile(rf"\b({_Y})\s*(?:-|–|—|to|through|until)\s*({_Y})\b")
 _YEAR_EN = re.compile(rf"(?<![\d,.$])\b({_Y})\b(?![\d,.]\d)(?!\s*(?:yuan|percent|km|tons|million|billion|hectares|mu)\b)")
 
 # Relative forms: (pattern, offsets from the reference year). N-year spans are handled below.
+# 比上年增加 / 较去年 / 同比 compare with the year before; the passage speaks of its own year.
 _REL_ZH = [
     (re.compile(r"今年|本年|年内"), (0,)),
-    (re.compile(r"去年|上年|上一年|过去一年|过去的一年|一年来|上一年度"), (-1,)),
+    (re.compile(r"(?<![比较])(?:去年|上年|上一年度|上一年)(?!同期)|过去一年|过去的一年|一年来"), (-1,)),
     (re.compile(r"前年"), (-2,)),
     (re.compile(r"明年|下一年|来年"), (1,)),
 ]
 _SPAN_ZH = re.compile(rf"(?:过去|近|前)(?:的)?([{_N}\d]{{1,3}})年(?:和([{_N}\d]{{1,3}})年)?|([{_N}\d]{{1,3}})年(?:来|间)")
 _REL_EN = [
     (re.compile(r"\bthis year\b|\bthe current year\b", re.I), (0,)),
-    (re.compile(r"\blast year\b|\bthe past year\b|\bthe previous year\b|\bthe year before\b", re.I), (-1,)),
+    (re.compile(r"(?<!than )(?<!over )\blast year\b|\bthe past year\b|(?<!than )\bthe previous year\b", re.I), (-1,)),
     (re.compile(r"\bnext year\b", re.I), (1,)),
 ]
 _EN_NUM = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
@@ -64,6 +65,24 @@ def point_years(text: str, ref_year: int | None = None) -> set[int]:
     periods (2019—2022年, 过去五年, "十四五"时期): a passage about a five-year period
     does not answer a question about one of its years."""
     return _years(text, ref_year, periods=False)
+
+
+def year_groups(text: str) -> list[tuple[int, ...]]:
+    """The explicit years of a question as it groups them, in order: a range is one group
+    (2018年到2022年), listed years are one each (2021年和2022年)."""
+    found: list[tuple[int, tuple[int, ...]]] = []
+    for m in list(_RANGE_ZH.finditer(text)) + list(_RANGE_EN.finditer(text)):
+        found.append((m.start(), tuple(sorted(_span(int(m.group(1)), int(m.group(2)))))))
+    masked = _RANGE_EN.sub(lambda m: " " * len(m.group(0)), _RANGE_ZH.sub(lambda m: " " * len(m.group(0)), text))
+    for pattern in (_YEAR_ZH, _YEAR_EN):
+        found += [(m.start(), (int(m.group(1)),)) for m in pattern.finditer(masked)]
+    for m in _YEAR_ZH_NUMERAL.finditer(masked):
+        found.append((m.start(), (int("".join(str(DIGITS[c]) for c in m.group(1))),)))
+    out: list[tuple[int, ...]] = []
+    for _, g in sorted(found):
+        if g not in out:
+            out.append(g)
+    return out
 
 
 def _years(text: str, ref_year: int | None, periods: bool) -> set[int]:
@@ -132,7 +151,7 @@ def _span(a: int, b: int) -> set[int]:
     return set(range(a, b + 1)) if b - a <= _MAX_SPAN else {a, b}
 
 
-def format_years(years) -> str:
+def format_years(years, sep: str = ", ") -> str:
     """2017, 2021–2026: runs of consecutive years joined with an en dash."""
     ys = sorted(set(years))
     runs: list[str] = []
@@ -143,4 +162,4 @@ def format_years(years) -> str:
             j += 1
         runs.append(str(ys[i]) if i == j else f"{ys[i]}–{ys[j]}")
         i = j + 1
-    return ", ".join(runs)
+    return sep.join(runs)
