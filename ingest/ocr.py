@@ -86,11 +86,17 @@ class Recognizer:
 
     # -- the worker ---------------------------------------------------------------
     def _run(self, gray: bytes, width: int, height: int) -> list[OcrLine]:
+        if self._proc is not None and self._proc.poll() is not None:
+            self._stop()              # it died on an earlier page (e.g. out of memory): a new one
         if self._conn is None:
             self._start()
         budget = self.settings.page_seconds
         t0 = time.monotonic()
-        self._conn.send((gray, width, height))
+        try:
+            self._conn.send((gray, width, height))
+        except OSError:
+            self._stop()
+            raise PageFailed("the OCR process ended unexpectedly") from None
         if not self._conn.poll(budget):
             self._stop()              # the only way to interrupt onnxruntime mid-page
             raise PageFailed(f"not recognised within its time budget of {budget:g} s "
