@@ -27,7 +27,7 @@ from .ocr_text import OcrLine
 log = logging.getLogger(__name__)
 
 PACKAGE = "rapidocr_onnxruntime"
-ENGINE = "rapidocr_onnxruntime-1.4.4 PP-OCRv4"      # part of the cache key
+ENGINE = "rapidocr_onnxruntime-1.4.4 PP-OCRv4 no-cls"      # part of the cache key
 MIN_CONFIDENCE = 0.3       # below this a "line" is noise (a seal, a smudge); RapidOCR's default is 0.5
 ENABLE_HINT = "install the OCR extra to read scanned pages: pip install 'policyqa[ocr]'"
 _START_SECONDS = 120.0     # loading the worker and the models, not counted in a page's budget
@@ -36,7 +36,7 @@ _START_SECONDS = 120.0     # loading the worker and the models, not counted in a
 @dataclass(frozen=True)
 class OcrSettings:
     """How scanned pages are read (POLICYQA_OCR_* in ingest.settings)."""
-    dpi: int = 200                    # rendering resolution (README: accuracy and speed at 150/200/300)
+    dpi: int = 150                    # rendering resolution (README: accuracy and speed at 150/200/300)
     page_seconds: float = 60.0        # time budget of one page
     max_pages: int = 100              # pages recognised per file
     threads: int = 0                  # onnxruntime threads; 0: as many as cores
@@ -200,8 +200,10 @@ def _serve(conn, threads: int) -> None:
         import numpy as np
         from rapidocr_onnxruntime import RapidOCR
         # max_side_len: recognise at the resolution the page was rendered at (RapidOCR
-        # would shrink pages over 2,000 px, i.e. A4 over ~170 dpi).
-        kw = dict(max_side_len=10_000, text_score=MIN_CONFIDENCE, print_verbose=False)
+        # would shrink pages over 2,000 px, i.e. A4 over ~170 dpi). No direction classifier:
+        # the lines of a page are upright, and it turned whole lines upside down, which then
+        # read as nothing (a line lost in 40 on a law rendered at 200 dpi).
+        kw = dict(max_side_len=10_000, text_score=MIN_CONFIDENCE, print_verbose=False, use_cls=False)
         if threads > 0:
             kw.update(intra_op_num_threads=threads, inter_op_num_threads=1)
         engine = RapidOCR(**kw)

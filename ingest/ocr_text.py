@@ -124,6 +124,8 @@ _YEAR_DASH = re.compile(r"(?<=\d)[一－](?=\d)")
 _PAGE_NUMBER = re.compile(r"^[一—–\-－]\s*(\d{1,4})\s*[一—–\-－]$")
 _ASCII_PUNCT = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
 _LATIN_L = re.compile(r"(?<=[A-Za-z])丨|丨(?=[A-Za-z])")       # "l" in a Latin word read as 丨
+# A title inside a title, 《关于修改〈中华人民共和国专利法〉的决定》, whose 〈〉 come back as （） or <>.
+_INNER_TITLE = re.compile(rf"[（(<〈]([{_HAN}]{{2,30}}?(?:法|条例|规定|决定|办法|纲要|规划|通知|意见|方案|细则|章程))[）)>〉]")
 
 
 @dataclass
@@ -133,6 +135,7 @@ class QuoteState:
     single: bool = False
     parens: list[bool] = field(default_factory=list)    # one per open "(": made full-width?
     last: str = ""        # the last character so far: a wrapped line goes on from it
+    titles: int = 0       # open 《
 
 
 def normalize_punctuation(text: str, state: QuoteState | None = None) -> str:
@@ -146,6 +149,7 @@ def normalize_punctuation(text: str, state: QuoteState | None = None) -> str:
     text = _FOOTNOTE.sub(lambda m: f"[{m.group(1)}]", text)
     text = _YEAR_DASH.sub("—", text)
     text = _LATIN_L.sub("l", text)
+    text = _inner_titles(text, state)
     out: list[str] = []
     for i, ch in enumerate(text):
         prev = out[-1] if out else state.last
@@ -168,6 +172,18 @@ def normalize_punctuation(text: str, state: QuoteState | None = None) -> str:
         state.parens.clear()
     state.last = out[-1] if out else state.last
     return "".join(out)
+
+
+def _inner_titles(text: str, state: QuoteState) -> str:
+    """〈〉 for a bracketed law or document name inside an open 《…》."""
+    def fix(m: re.Match) -> str:
+        before = text[:m.start()]
+        return f"〈{m.group(1)}〉" if state.titles + before.count("《") - before.count("》") > 0 else m.group(0)
+    out = _INNER_TITLE.sub(fix, text)
+    state.titles = max(0, state.titles + out.count("《") - out.count("》"))
+    if state.titles > 2:              # an unclosed 《 must not decide the rest of the document
+        state.titles = 0
+    return out
 
 
 def _quote(prev: str, nxt: str, is_open: bool, opening: str, closing: str) -> tuple[str, bool]:

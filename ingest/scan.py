@@ -70,7 +70,7 @@ def render_gray(page: pymupdf.Page, dpi: int, stated: float | None = None) -> tu
     resolution the file states) keeps its pixels, scaled down only to `dpi` when the
     file states a higher one, or to at most MAX_IMAGE_SIDE pixels."""
     if stated is not None:
-        dpi = image_dpi(page, dpi, stated)
+        dpi = max(1, round(image_dpi(page, dpi, stated)))
     pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, alpha=False)
     return pix.samples, pix.width, pix.height
 

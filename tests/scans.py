@@ -98,8 +98,42 @@ def scan_image(page: pymupdf.Page, path: Path, degrade: bool = False) -> Path:
     return path
 
 
+# A short regulation on a third of a page: quick to recognise.
+SHORT_DOC = ["深圳市数据要素市场发展办法", "　　第一条 为培育数据要素市场，规范数据交易，制定本办法。",
+             "　　第二条 到2026年，本市数据要素市场规模突破五百亿元，培育数据商三百家。"]
+SHORT_QUESTION = "到2026年深圳数据要素市场规模要突破多少？"
+
+
+def short_scan(path: Path) -> Path:
+    """SHORT_DOC scanned as a PNG of the top of a page."""
+    doc = text_pdf([SHORT_DOC], numbers=False)
+    doc[0].set_cropbox(pymupdf.Rect(0, 0, A4[0], 180))
+    return scan_image(doc[0], path)
+
+
 def char_accuracy(got: str, want: str) -> float:
     """1 - edit distance / length of `want`, whitespace ignored."""
     from rapidfuzz.distance import Levenshtein
     a, b = re.sub(r"\s+", "", got), re.sub(r"\s+", "", want)
     return 1 - Levenshtein.distance(a, b) / max(1, len(b))
+
+
+# The renderings the OCR target is measured on (tests/test_ocr.py, benchmarks/ocr.py):
+# the seed article and three corpus-extra documents, the last one scanned badly.
+EXTRA = ("2020_npcsc_patent-law_zh.txt",
+         "2024_state-council_government-work-report_zh.txt",
+         "2018_state-council-office_guobanfa-2018-126_second-batch-innovation-reform-measures_zh.txt")
+DEGRADED = EXTRA[2]
+
+
+def printed_pages(path: Path, pages: int | None = None) -> list[list[str]]:
+    """The cleaned text of a corpus file, laid out as printed pages (the first `pages`)."""
+    from ingest.clean import clean
+    text = clean(path.read_text("utf-8")).text
+    laid = layout(paragraphs(text))
+    return laid[:pages] if pages else laid
+
+
+def printed_text(pages: list[list[str]]) -> str:
+    """What the pages say, as the reference for character accuracy."""
+    return "\n".join(line for page in pages for line in page)
