@@ -368,7 +368,7 @@ def library_html(docs: list[dict]) -> str:
             "<tr>"
             f'<td class="pq-col-title">{esc(d.get("title") or d["doc_id"])}'
             f'<div class="pq-docid">{esc(d["doc_id"])}</div></td>'
-            f'<td>{esc((d.get("kind") or "").upper())}</td>'
+            f'<td>{esc((d.get("kind") or "").upper())}{" · OCR" if d.get("ocr") else ""}</td>'
             f'<td>{esc(_LANG.get(lang, lang))}</td>'
             f'<td class="pq-num-col">{esc(str(d.get("n_pages") or "—"))}</td>'
             f'<td class="pq-num-col">{esc(str(d.get("n_chunks") or 0))}</td>'

@@ -37,7 +37,7 @@ _START_SECONDS = 120.0     # loading the worker and the models, not counted in a
 class OcrSettings:
     """How scanned pages are read (POLICYQA_OCR_* in ingest.settings)."""
     dpi: int = 150                    # rendering resolution (README: accuracy and speed at 150/200/300)
-    page_seconds: float = 60.0        # time budget of one page
+    page_seconds: float = 120.0       # time budget of one page (a dense A4 page: 10-45 s on 2 busy cores)
     max_pages: int = 100              # pages recognised per file
     threads: int = 0                  # onnxruntime threads; 0: as many as cores
     cache_dir: Path | None = None     # None: "ocr" beside the embedding cache
@@ -71,6 +71,7 @@ class Recognizer:
         self.cached = 0               # pages found in the cache
         self._proc = None
         self._conn = None
+        self._broken: str | None = None   # why the engine cannot start here: not tried again
 
     def lines(self, gray: bytes, width: int, height: int) -> list[OcrLine]:
         """The recognised fragments of an 8-bit grayscale image (PageFailed on trouble)."""
@@ -88,6 +89,8 @@ class Recognizer:
     def _run(self, gray: bytes, width: int, height: int) -> list[OcrLine]:
         if self._proc is not None and self._proc.poll() is not None:
             self._stop()              # it died on an earlier page (e.g. out of memory): a new one
+        if self._broken:
+            raise PageFailed(self._broken)
         if self._conn is None:
             self._start()
         budget = self.settings.page_seconds
@@ -125,14 +128,16 @@ class Recognizer:
         self._proc, self._conn = proc, conn
         if not conn.poll(_START_SECONDS):
             self._stop()
-            raise PageFailed("the OCR engine did not start")
+            self._broken = f"the OCR engine did not start within {_START_SECONDS:g} s"
+            raise PageFailed(self._broken)
         try:
             status, payload = conn.recv()
         except (EOFError, OSError):
             status, payload = "error", "the OCR process ended while starting"
         if status != "ready":
             self._stop()
-            raise PageFailed(f"the OCR engine cannot start: {payload}")
+            self._broken = f"the OCR engine cannot start: {payload}"
+            raise PageFailed(self._broken)
 
     def _stop(self) -> None:
         proc, conn, self._proc, self._conn = self._proc, self._conn, None, None

@@ -13,6 +13,7 @@ import pymupdf
 from tqdm import tqdm
 
 from .errors import FileSkipped
+from .load import one_line
 from .ocr import ENGINE, ENABLE_HINT, PageFailed, Recognizer, unavailable
 from .ocr_text import PageText, QuoteState, page_text
 from .types import RawDocument
@@ -83,26 +84,17 @@ def image_dpi(page: pymupdf.Page, dpi: float, stated: float) -> float:
     return target * min(1.0, MAX_IMAGE_SIDE / longest)
 
 
-def stated_resolution(data: bytes) -> float:
-    try:
-        res = pymupdf.Pixmap(data).xres
-    except Exception:                                  # noqa: BLE001 - "not stated"
-        return 72.0
-    return float(res) if res and res > 0 else 72.0
-
-
 def load_image(name: str, data: bytes, ocr: Recognizer | None) -> RawDocument:
     """An image file (every page of a multi-page TIFF) -> RawDocument through OCR."""
     ext = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
     try:
+        stated = float(pymupdf.Pixmap(data).xres or 72)     # decodes the (first) image: is it one?
         doc = pymupdf.open(stream=data, filetype=IMAGE_TYPES.get(ext, "png"))
     except Exception as e:                             # noqa: BLE001
-        raise FileSkipped(name, f"not a readable image: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise FileSkipped(name, f"not a readable image: {one_line(e)}") from None
     with doc:
-        if doc.page_count == 0:
-            raise FileSkipped(name, "not a readable image: no pages")
         numbers = list(range(1, doc.page_count + 1))
-        scanned = read_pages(name, doc, numbers, ocr, stated_resolution(data))
+        scanned = read_pages(name, doc, numbers, ocr, stated)
     if not scanned.pages:
         reason = scanned.failed[0]["reason"] if scanned.failed else "no text recognised"
         raise FileSkipped(name, f"image: {reason}")

@@ -16,7 +16,7 @@ class Settings:
     cache_dir: Path | None = None        # embedding cache; None: ~/.cache/policyqa
     extra: dict = field(default_factory=dict)
     ocr_dpi: int = 150                   # scanned pages: rendering resolution
-    ocr_page_seconds: float = 60.0       # time budget of one scanned page
+    ocr_page_seconds: float = 120.0      # time budget of one scanned page
     ocr_max_pages: int = 100             # scanned pages recognised per file
     ocr_threads: int = 0                 # 0: as many as cores
 
@@ -41,7 +41,7 @@ class Settings:
             chunk_overlap=int(env.get("POLICYQA_CHUNK_OVERLAP") or 1),
             cache_dir=Path(env["POLICYQA_CACHE_DIR"]) if env.get("POLICYQA_CACHE_DIR") else None,
             ocr_dpi=int(env.get("POLICYQA_OCR_DPI") or 150),
-            ocr_page_seconds=float(env.get("POLICYQA_OCR_PAGE_SECONDS") or 60),
+            ocr_page_seconds=float(env.get("POLICYQA_OCR_PAGE_SECONDS") or 120),
             ocr_max_pages=int(env.get("POLICYQA_OCR_MAX_PAGES") or 100),
             ocr_threads=int(env.get("POLICYQA_OCR_THREADS") or 0),
         )
