@@ -201,6 +201,13 @@ def _serve(conn, threads: int) -> None:
         os.nice(10)           # questions in the parent come first on a busy machine
     except OSError:
         pass
+    if sys.platform == "linux":   # end with the parent, even mid-page (a killed ingest)
+        try:
+            import ctypes
+            import signal
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL)      # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
     try:
         import numpy as np
         from rapidocr_onnxruntime import RapidOCR

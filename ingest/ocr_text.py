@@ -108,10 +108,10 @@ def _merge(row: list[OcrLine]) -> OcrLine:
 
 
 # -- punctuation -----------------------------------------------------------------------
-# What the recogniser confuses, measured on renderings of the seed article: the opening
-# double quote read as the closing one (or ASCII), footnote marks [1] in full-width or
-# lenticular brackets, the dash between years read as 一, and ASCII punctuation beside
-# Chinese characters where the page has the full-width form.
+# What the recogniser confuses, measured on renderings of the seed article and corpus-extra
+# documents: the opening double quote read as the closing one (or ASCII), footnote marks
+# [1] in full-width or lenticular brackets, dashes read as 一 or -, 〈〉 as （）, and ASCII
+# punctuation beside Chinese characters where the page has the full-width form.
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff"
 _CJK_TEXT = re.compile(f"[{_HAN}\u3000-\u303f\uff00-\uffef]")
@@ -122,6 +122,9 @@ _CLOSE_CONTEXT = set("，。；：、！？）》】」』.,;:!?)")
 _FOOTNOTE = re.compile(r"[\[［【]\s*(\d{1,3})\s*[\]］】」]")
 _YEAR_DASH = re.compile(r"(?<=\d)[一－](?=\d)")
 _PAGE_NUMBER = re.compile(r"^[一—–\-－]\s*(\d{1,4})\s*[一—–\-－]$")
+# A dash (——) opening a line, before an enumerated point or a date: read as -, — or 一一
+# (a single 一 stays: 一是, 一批 open lines too).
+_LEADING_DASH = re.compile(rf"^(?:[-－—–]{{1,2}}|一一|一(?=\d))(?=[{_HAN}\d])")
 _ASCII_PUNCT = {",": "，", ";": "；", ":": "：", "?": "？", "!": "！"}
 _LATIN_L = re.compile(r"(?<=[A-Za-z])丨|丨(?=[A-Za-z])")       # "l" in a Latin word read as 丨
 # A title inside a title, 《关于修改〈中华人民共和国专利法〉的决定》, whose 〈〉 come back as （） or <>.
@@ -146,6 +149,7 @@ def normalize_punctuation(text: str, state: QuoteState | None = None) -> str:
     m = _PAGE_NUMBER.match(text)
     if m:
         return f"— {m.group(1)} —"
+    text = _LEADING_DASH.sub("——", text)
     text = _FOOTNOTE.sub(lambda m: f"[{m.group(1)}]", text)
     text = _YEAR_DASH.sub("—", text)
     text = _LATIN_L.sub("l", text)

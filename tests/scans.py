@@ -36,10 +36,14 @@ def layout(paras: list[str], width: float = A4[0] - 2 * MARGIN,
     return [lines[i:i + lines_per_page] for i in range(0, len(lines), lines_per_page)]
 
 
+_NO_LINE_START = set("，。、；：？！）》」』”’…")
+
+
 def _wrap(p: str, font: pymupdf.Font, width: float, indent: bool) -> list[str]:
+    # As typesetters do, closing punctuation never starts a line: it hangs at the end of the last.
     out, cur = [], "\u3000\u3000" if indent else ""
     for ch in p:
-        if cur and font.text_length(cur + ch, FONT_SIZE) > width:
+        if cur and font.text_length(cur + ch, FONT_SIZE) > width and ch not in _NO_LINE_START:
             out.append(cur)
             cur = ""
         cur += ch
