@@ -60,7 +60,9 @@ def read_pages(name: str, doc: pymupdf.Document, numbers: list[int], ocr: Recogn
         except PageFailed as e:
             out.failed.append({"page": n, "reason": str(e)})
             continue
-        out.pages[n] = page_text(fragments, quotes)
+        page = page_text(fragments, quotes)
+        if page.text:                 # a page with nothing legible is no scanned text
+            out.pages[n] = page
     for f in out.failed:
         out.warnings.append(f"page {f['page']}: {f['reason']}; the other pages are kept")
     return out
