@@ -203,9 +203,10 @@ def view_document(svc: AppService, request: str):
     doc_id, start, end = parsed
     try:
         doc = svc.document(doc_id)
+        scan = svc.page_image(doc_id, start, end)
     except Exception as e:          # noqa: BLE001
         raise _fail(e) from None
-    return gr.Sidebar(open=True), render.document_html(doc, start, end)
+    return gr.Sidebar(open=True), render.document_html(doc, start, end, scan)
 
 
 def library_state(svc: AppService):
@@ -312,7 +313,7 @@ def build(svc: AppService) -> gr.Blocks:
                 lookup_out = gr.HTML(elem_id="pq-lookup-out")
             with gr.Tab("文库 Library", id="library") as library_tab:
                 library = gr.HTML(elem_id="pq-library")
-                gr.Markdown(f"#### 上传文件 Upload documents\n支持 {' '.join(exts)}；单个文件不超过 "
+                gr.Markdown(f"#### 上传文件 Upload documents\n支持 {' '.join(exts)}（图片和扫描件经文字识别 OCR）；单个文件不超过 "
                             f"{svc.limits.max_mb:g} MB，每次最多 {svc.limits.max_files} 个。 "
                             f"Up to {svc.limits.max_files} files of at most {svc.limits.max_mb:g} MB each.")
                 files = gr.File(label="拖放文件到这里，或点击选择 Drop files here or click to choose",

@@ -26,7 +26,7 @@ from .types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
 
-UPLOAD_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx")
+UPLOAD_EXTENSIONS = (".txt", ".md", ".html", ".htm", ".pdf", ".docx", ".png", ".jpg", ".jpeg", ".tif", ".tiff")
 _MAX_NAME_BYTES = 180            # well under the 255-byte limit of common file systems
 _BAD_NAME_CHARS = re.compile(r'[<>:"|?*\\/]')
 
@@ -227,6 +227,10 @@ class AppService:
     def document(self, doc_id: str) -> Document:
         return self.assistant().document(doc_id)
 
+    def page_image(self, doc_id: str, start: int, end: int):
+        """The scanned page of a span with its lines boxed (`PageImage`), or None."""
+        return self.assistant().page_image(doc_id, start, end)
+
     def documents(self) -> list[dict]:
         """Metadata of every document; [] when there is no index yet."""
         try:
@@ -317,7 +321,8 @@ class AppService:
             try:
                 summary = ingest([p for p, _ in saved], self.index_dir, embedder=s.embedder,
                                  chunking=ChunkSettings(s.chunk_max_chars, s.chunk_overlap),
-                                 max_bytes=s.max_bytes, cache_path=self.cache_path, progress=bars)
+                                 max_bytes=s.max_bytes, cache_path=self.cache_path, progress=bars,
+                                 ocr=s.ocr())
             except BaseException:            # e.g. IndexBusy: the index is unchanged, so are the uploads
                 for p, new in saved:
                     if new:

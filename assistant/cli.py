@@ -126,7 +126,7 @@ def _ingest(args, settings, index_dir: Path) -> int:
                      chunking=ChunkSettings(settings.chunk_max_chars, settings.chunk_overlap),
                      rebuild=args.rebuild, max_bytes=settings.max_bytes,
                      cache_path=(settings.cache_dir / "embeddings.sqlite") if settings.cache_dir else None,
-                     progress=not args.quiet)
+                     progress=not args.quiet, ocr=settings.ocr())
     if args.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False))
     else:
@@ -135,9 +135,11 @@ def _ingest(args, settings, index_dir: Path) -> int:
         for w in summary.warnings:
             print(f"warning: {w}", file=sys.stderr)
         d = summary
+        scanned = d.pages_recognised + d.pages_from_ocr_cache
+        ocr = f"; {scanned} scanned pages ({d.pages_recognised} recognised)" if scanned else ""
         print(f"{d.index}: {len(d.added)} added, {len(d.updated)} updated, {len(d.unchanged)} unchanged, "
               f"{len(d.removed)} removed, {len(d.skipped)} skipped; {d.documents} documents, "
-              f"{d.chunks} chunks ({d.chunks_embedded} embedded) in {d.seconds:.1f} s")
+              f"{d.chunks} chunks ({d.chunks_embedded} embedded){ocr} in {d.seconds:.1f} s")
     return EXIT_PARTIAL if summary.skipped else EXIT_OK
 
 
@@ -214,6 +216,7 @@ def _print_table(table) -> None:
 
 def _ask(args, settings, index_dir: Path) -> int:
     from assistant.llm import LLMConfig
+    from assistant.render import OCR_LABEL
     from assistant.types import Answer
     assistant = _open(index_dir)
     llm = LLMConfig.from_env().with_(base_url=args.llm_base_url, model=args.llm_model, timeout=args.llm_timeout)
@@ -250,7 +253,8 @@ def _ask(args, settings, index_dir: Path) -> int:
         print("\nSources:")
         for c in ans.citations:
             page = f", p. {c.page}" if c.page else ""
-            print(f"[{c.n}] {c.title}{page}")
+            ocr = f"  ({OCR_LABEL}; confidence {c.ocr_confidence:.2f})" if c.ocr_confidence is not None else ""
+            print(f"[{c.n}] {c.title}{page}{ocr}")
             print(f"    {_identity_line(c.document)}")
             if c.section:
                 print(f"    {c.section}")

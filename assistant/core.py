@@ -1,6 +1,7 @@
 """`Assistant`: open an index, search it, answer from it, show documents."""
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -12,19 +13,20 @@ from ingest import store
 from ingest.cache import EmbeddingCache, default_cache_path, embed_cached
 from ingest.embed import compatible, load_embedder
 from ingest.errors import EmbedderUnavailable, IndexMismatch
+from ingest.ocr_text import span_confidence
 from ingest.sentences import quotable_sentences
 
 from . import answer as extractive
 from . import compare
 from .catalog import Catalog
+from .compare import Side, sides
 from .constraints import Constraints
 from .decide import Decision, decide
 from .query import Query, analyse
 from .retrieve import Retriever
 from .scope import fit, uncovered
 from .tuned import FusionConfig, Thresholds
-from .compare import Side, sides
-from .types import Answer, AnswerTable, Document, Hit, TableRow
+from .types import Answer, AnswerTable, Document, Hit, PageImage, TableRow
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,27 @@ class Assistant:
         if d is None:
             raise KeyError(f"no document {doc_id!r} in the index")
         return Document(doc_id, d.metadata.get("title") or doc_id, d.text, dict(d.metadata))
+
+    def page_image(self, doc_id: str, start: int, end: int) -> PageImage | None:
+        """The scanned page that [start, end) of a document was recognised from, with its
+        lines boxed; None when the span is not recognised text."""
+        d = self.data.docs.get(doc_id)
+        if d is None:
+            raise KeyError(f"no document {doc_id!r} in the index")
+        lines = d.lines_in(start, end)
+        if not lines:
+            return None
+        page = lines[0][2]
+        boxes = tuple(tuple(r[3:7]) for r in lines if r[2] == page)
+        src = Path(d.metadata.get("source_path") or "")
+        try:
+            same = hashlib.sha256(src.read_bytes()).hexdigest() == (d.metadata.get("ocr") or {}).get("file_sha256")
+        except OSError:
+            return PageImage(doc_id, page, b"", boxes, f"源文件已不在原处 the source file {src.name} is gone")
+        if not same:
+            return PageImage(doc_id, page, b"", boxes, f"源文件已更改 the source file {src.name} has changed since it was indexed")
+        from ingest.scan import page_png
+        return PageImage(doc_id, page, page_png(str(src), page), boxes)
 
     # -- search --------------------------------------------------------------------
     def search(self, query: str, k: int = 10, *, doc_ids: set[str] | None = None,
@@ -169,10 +192,17 @@ class Assistant:
         if mode not in ("extractive", "llm"):
             raise ValueError(f"unknown answer mode {mode!r}; use 'extractive' or 'llm'")
         if mode == "extractive":
-            yield self.extractive_answer(self.evidence(question, k, filters=filters))
+            yield self._mark_ocr(self.extractive_answer(self.evidence(question, k, filters=filters)))
             return
         from .llm_answer import answer_with_llm
-        yield from answer_with_llm(self, question, llm, history, k, filters=filters)
+        for item in answer_with_llm(self, question, llm, history, k, filters=filters):
+            yield self._mark_ocr(item) if isinstance(item, Answer) else item
+
+    def _mark_ocr(self, answer: Answer) -> Answer:
+        """Citations of recognised (scanned) text carry its mean confidence."""
+        marked = tuple(replace(c, ocr_confidence=span_confidence(self.data.docs[c.doc_id].lines, c.start, c.end))
+                       if self.data.docs[c.doc_id].lines else c for c in answer.citations)
+        return replace(answer, citations=marked) if marked != answer.citations else answer
 
     def evidence(self, question: str, k: int = 5, *, filters: Constraints | None = None) -> Evidence:
         """Retrieval plus the scored sentences and the found decision, shared by both modes.

@@ -7,17 +7,20 @@ renderer (the chat) passes it through as one HTML block.
 """
 from __future__ import annotations
 
+import base64
 import html
 import re
 from typing import Iterable, Mapping
 from urllib.parse import quote
 
-from .types import Answer, Citation, Document, Hit
+from .types import Answer, Citation, Document, Hit, PageImage
 
 _CITE = re.compile(r"\[(\d{1,3})\]")
 _SENT_END = "。！？；!?;"
 VIEW_LABEL = "查看原文 View in document"
 MAX_DOC_CHARS = 200_000          # longer documents are shown around the marked span
+OCR_LABEL = "识别文本 OCR text — check the page image"
+LOW_OCR_CONFIDENCE = 0.9         # below: the card says the recognition is uncertain
 
 
 def esc(text: str | None) -> str:
@@ -133,8 +136,19 @@ def source_card(c: Citation, msg_id: str, doc_text: str | None) -> str:
             f'<div class="pq-card-head"><span class="pq-num">{c.n}</span>'
             f'<span class="pq-title">{esc(c.title)}</span></div>'
             f'{_meta_line(c.section, c.page)}'
+            f'{ocr_note(c.ocr_confidence)}'
             f'<div class="pq-ctx">{ctx}</div>'
             f'{view_link(c.doc_id, c.start, c.end)}</div>')
+
+
+def ocr_note(confidence: float | None) -> str:
+    """The mark on a citation of recognised text (nothing for extracted text)."""
+    if confidence is None:
+        return ""
+    low = confidence < LOW_OCR_CONFIDENCE
+    extra = "，识别置信度低 low recognition confidence" if low else ""
+    return (f'<div class="pq-ocr{" pq-ocr-low" if low else ""}">{esc(OCR_LABEL)}'
+            f' · 置信度 confidence {confidence:.2f}{extra}</div>')
 
 
 def _glossary_links(text: str) -> str:
@@ -354,7 +368,7 @@ def library_html(docs: list[dict]) -> str:
             "<tr>"
             f'<td class="pq-col-title">{esc(d.get("title") or d["doc_id"])}'
             f'<div class="pq-docid">{esc(d["doc_id"])}</div></td>'
-            f'<td>{esc((d.get("kind") or "").upper())}</td>'
+            f'<td>{esc((d.get("kind") or "").upper())}{" · OCR" if d.get("ocr") else ""}</td>'
             f'<td>{esc(_LANG.get(lang, lang))}</td>'
             f'<td class="pq-num-col">{esc(str(d.get("n_pages") or "—"))}</td>'
             f'<td class="pq-num-col">{esc(str(d.get("n_chunks") or 0))}</td>'
@@ -375,8 +389,10 @@ def _when(stamp: str | None) -> str:
 
 
 # -- the document view ---------------------------------------------------------------------
-def document_html(doc: Document, start: int | None = None, end: int | None = None) -> str:
-    """The cleaned document, paragraph by paragraph, with [start, end) in `<mark id="pq-mark">`."""
+def document_html(doc: Document, start: int | None = None, end: int | None = None,
+                  scan: PageImage | None = None) -> str:
+    """The cleaned document, paragraph by paragraph, with [start, end) in `<mark id="pq-mark">`;
+    for recognised text, the scanned page with the cited lines boxed (`scan`) just before it."""
     text = doc.text
     ok = start is not None and end is not None and 0 <= start < end <= len(text)
     lo, hi = 0, len(text)
@@ -406,6 +422,8 @@ def document_html(doc: Document, start: int | None = None, end: int | None = Non
         if ok and a < end and start < b:
             s, e = max(a, start), min(b, end)
             mark_id = ' id="pq-mark"' if first else ""
+            if first and scan is not None:
+                parts.append(page_image_html(scan))
             first = False
             body = (f'{esc(text[a:s])}<mark class="pq-cited"{mark_id}>{esc(text[s:e])}</mark>'
                     f'{esc(text[e:b])}')
@@ -414,6 +432,21 @@ def document_html(doc: Document, start: int | None = None, end: int | None = Non
         parts.append(f"<p>{body}</p>")
     parts.append("</div>")
     return "".join(parts)
+
+
+def page_image_html(scan: PageImage) -> str:
+    """A scanned page with the cited lines boxed (positions in per cent of the page)."""
+    head = (f'<div class="pq-scan-head">{esc(OCR_LABEL)} · 第 {scan.page} 页原图 page {scan.page}, '
+            f'引文所在行已框出 the cited lines are boxed</div>')
+    if not scan.png:
+        return f'<div class="pq-scan">{head}<div class="pq-msg pq-msg-warn">{esc(scan.note)}</div></div>'
+    boxes = "".join(
+        f'<div class="pq-scan-box" style="left:{100 * x0:.2f}%;top:{100 * y0:.2f}%;'
+        f'width:{100 * (x1 - x0):.2f}%;height:{100 * (y1 - y0):.2f}%"></div>'
+        for x0, y0, x1, y1 in scan.boxes)
+    src = "data:image/png;base64," + base64.b64encode(scan.png).decode("ascii")
+    return (f'<div class="pq-scan">{head}<div class="pq-scan-page" id="pq-scan-page">'
+            f'<img src="{src}" alt="第 {scan.page} 页 page {scan.page}">{boxes}</div></div>')
 
 
 CSS = """
@@ -486,4 +519,13 @@ a.pq-lookup:hover mark { text-decoration: underline; box-shadow: 0 0 0 1px #0b72
 .pq-sense { margin: .2rem 0; }
 .pq-pinyin { font-size: .85em; color: var(--body-text-color-subdued); }
 table.pq-counts { max-width: 720px; }
+.pq-ocr { font-size: .82em; color: #5c3d00; background: rgba(240,140,0,.10); border-radius: 4px;
+  padding: .1rem .45rem; margin: .1rem 0 .35rem; display: inline-block; }
+.pq-ocr-low { background: rgba(217,72,15,.14); color: #8a2300; font-weight: 600; }
+.pq-scan { margin: .4rem 0 1rem; }
+.pq-scan-head { font-size: .85em; color: var(--body-text-color-subdued); margin-bottom: .3rem; }
+.pq-scan-page { position: relative; border: 1px solid var(--border-color-primary); line-height: 0; }
+.pq-scan-page img { width: 100%; height: auto; display: block; }
+.pq-scan-box { position: absolute; border: 2px solid #e8590c; background: rgba(255,224,102,.25);
+  box-sizing: border-box; margin: -2px; }
 """

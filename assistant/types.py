@@ -40,6 +40,7 @@ class Citation:
     page: int | None
     score: float
     document: dict = field(default_factory=dict)
+    ocr_confidence: float | None = None     # the span is recognised (scanned) text: its mean confidence
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -128,3 +129,15 @@ class Document:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class PageImage:
+    """A scanned page as an image, with the boxes (x0, y0, x1, y1, fractions of the page)
+    of the recognised lines a span covers; `png` is empty and `note` says why when the
+    source file cannot be shown (moved, changed)."""
+    doc_id: str
+    page: int
+    png: bytes
+    boxes: tuple[tuple[float, float, float, float], ...]
+    note: str = ""

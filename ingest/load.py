@@ -23,12 +23,14 @@ from .types import RawDocument
 
 DEFAULT_MAX_BYTES = 50 * 2**20
 KINDS = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
-         ".pdf": "pdf", ".docx": "docx"}
-_SUPPORTED = "(supported: .txt .md .html .pdf .docx)"
+         ".pdf": "pdf", ".docx": "docx",
+         ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
+_SUPPORTED = "(supported: .txt .md .html .pdf .docx .png .jpg .jpeg .tif .tiff)"
 
 
-def load_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDocument:
-    """Read one file; raise FileSkipped (never anything else) when it cannot be used."""
+def load_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, ocr=None) -> RawDocument:
+    """Read one file; raise FileSkipped (never anything else) when it cannot be used.
+    `ocr` (an ingest.ocr.Recognizer) reads scanned PDF pages and images; None: they are skipped."""
     name, p = str(path), Path(path)
     kind = KINDS.get(p.suffix.lower())
     if kind is None:
@@ -38,7 +40,7 @@ def load_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> RawDocume
     if not data:
         raise FileSkipped(name, "empty file")
     try:
-        raw = _LOADERS[kind](name, data)
+        raw = _LOADERS[kind](name, data, ocr) if kind in ("pdf", "image") else _LOADERS[kind](name, data)
     except FileSkipped:
         raise
     except Exception as e:  # a file shape no parser foresaw: skip it, never stop the batch
@@ -487,9 +489,15 @@ def _docx_meta(doc) -> dict:
     return {k: v for k, v in meta.items() if v}
 
 
-def _load_pdf(name: str, data: bytes) -> RawDocument:
+def _load_pdf(name: str, data: bytes, ocr=None) -> RawDocument:
     from .pdf import load_pdf  # pymupdf adds up to a second to start-up: only for PDFs
-    return load_pdf(name, data)
+    return load_pdf(name, data, ocr)
 
 
-_LOADERS = {"txt": _load_txt, "md": _load_md, "html": _load_html, "pdf": _load_pdf, "docx": _load_docx}
+def _load_image(name: str, data: bytes, ocr=None) -> RawDocument:
+    from .scan import load_image
+    return load_image(name, data, ocr)
+
+
+_LOADERS = {"txt": _load_txt, "md": _load_md, "html": _load_html, "pdf": _load_pdf, "docx": _load_docx,
+            "image": _load_image}

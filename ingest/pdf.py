@@ -1,4 +1,5 @@
-"""PDF loading with PyMuPDF: text page by page, each page's span of the joined text."""
+"""PDF loading with PyMuPDF: text page by page, each page's span of the joined text.
+Pages without a text layer (scans) are read by OCR (ingest.scan) when it is installed."""
 from __future__ import annotations
 
 import re
@@ -10,8 +11,9 @@ from .load import one_line
 from .types import PageSpan, RawDocument
 
 
-def load_pdf(name: str, data: bytes) -> RawDocument:
-    """PDF bytes -> RawDocument with one PageSpan per page; FileSkipped when unusable."""
+def load_pdf(name: str, data: bytes, ocr=None) -> RawDocument:
+    """PDF bytes -> RawDocument with one PageSpan per page; FileSkipped when unusable.
+    `ocr`: an ingest.ocr.Recognizer for the scanned pages (None: they are reported)."""
     # MuPDF "repairs" almost anything; without a header it is surely another format
     # (an HTML error page saved as .pdf is the usual case).
     if b"%PDF" not in data[:1024]:
@@ -28,16 +30,27 @@ def load_pdf(name: str, data: bytes) -> RawDocument:
         texts = _page_texts(name, doc)
         metadata = _pdf_meta(doc.metadata or {})
         repaired = doc.is_repaired
-    blank = [n for n, t in enumerate(texts, start=1) if not t.strip()]
-    if len(blank) == len(texts):
-        raise FileSkipped(name, "PDF has no text layer (scanned images); OCR is not supported")
-    # MuPDF rebuilds a truncated file from what is left; pages whose content went missing
-    # come back blank. Indexing the rest would silently lose text.
-    if repaired and blank:
-        raise FileSkipped(name, f"not a readable PDF: damaged or truncated (page {blank[0]} "
-                                f"of {len(texts)} unreadable)")
-    text, pages = join_pages(texts)
-    return RawDocument(path=name, kind="pdf", text=text, pages=pages, metadata=metadata)
+        blank = [n for n, t in enumerate(texts, start=1) if not t.strip()]
+        scans = [n for n in blank if _has_marks(doc[n - 1])]
+        # MuPDF rebuilds a truncated file from what is left; pages whose content went missing
+        # come back blank. Indexing the rest would silently lose text.
+        if repaired and len(scans) < len(blank):
+            bad = next(n for n in blank if n not in scans)
+            raise FileSkipped(name, f"not a readable PDF: damaged or truncated (page {bad} "
+                                    f"of {len(texts)} unreadable)")
+        from .scan import assemble, read_pages
+        scanned = read_pages(name, doc, scans, ocr)
+    if len(blank) == len(texts) and not scanned.pages:
+        why = scanned.failed[0]["reason"] if scanned.failed else "no text recognised"
+        raise FileSkipped(name, f"PDF has no text layer (scanned images): {why}")
+    for n, page in scanned.pages.items():
+        texts[n - 1] = page.text
+    return assemble(name, "pdf", texts, scanned, data, metadata)
+
+
+def _has_marks(page: pymupdf.Page) -> bool:
+    """Something to read on a page without text: an image, or vector drawing (outlined text)."""
+    return bool(page.get_images(full=False)) or bool(page.get_cdrawings())
 
 
 def _page_texts(name: str, doc: pymupdf.Document) -> list[str]:

@@ -27,6 +27,8 @@ from .errors import FileSkipped, IndexMismatch
 from .identity import year_of
 from .load import load_file
 from .meta import is_sidecar, read_sidecar, resolve_metadata, sidecar_candidates
+from .ocr import OcrSettings, Recognizer
+from .ocr_text import span_confidence
 from .sentences import sentence_table
 from .structure import find_sections
 from .timeref import passage_years
@@ -53,6 +55,8 @@ class IngestSummary:
     sentences_embedded: int = 0
     tokens_embedded: int = 0
     seconds: float = 0.0
+    pages_recognised: int = 0      # scanned pages read by OCR in this ingest
+    pages_from_ocr_cache: int = 0  # scanned pages whose text came from the OCR cache
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,12 +71,14 @@ class _Prepared:
 
 def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | dict | Embedder | None = None,
            chunking: ChunkSettings | None = None, rebuild: bool = False, max_bytes: int = 50 * 2**20,
-           cache_path: str | Path | None = None, progress: bool = True) -> IngestSummary:
-    """Bring the index at `index_dir` up to date with the files under `paths`."""
+           cache_path: str | Path | None = None, progress: bool = True,
+           ocr: OcrSettings | None = None) -> IngestSummary:
+    """Bring the index at `index_dir` up to date with the files under `paths`.
+    `ocr`: how scanned pages are read (default OcrSettings(); used when OCR is installed)."""
     t0 = time.perf_counter()
     chunking = chunking or ChunkSettings()
     summary = IngestSummary(index=str(index_dir))
-    with store.writer_lock(index_dir):
+    with store.writer_lock(index_dir), Recognizer(ocr or OcrSettings(), progress) as recognizer:
         old = store.load(index_dir) if store.exists(index_dir) and not rebuild else None
         emb = _choose_embedder(embedder, old, index_dir)
         if getattr(emb, "fallback_reason", None):
@@ -86,7 +92,8 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
 
         keep: dict[str, _Prepared | None] = {}     # doc_id -> prepared (None: keep the old one)
         for path in tqdm(files, desc="files", unit="file", file=sys.stderr, disable=not progress):
-            _ingest_one(path, old, known, keep, rechunk_all, chunking, max_bytes, summary)
+            _ingest_one(path, old, known, keep, rechunk_all, chunking, max_bytes, summary, recognizer)
+        summary.pages_recognised, summary.pages_from_ocr_cache = recognizer.recognised, recognizer.cached
 
         seen = set(keep)
         for doc_id, m in old.manifest["documents"].items():
@@ -174,7 +181,7 @@ def _walk(paths, summary: IngestSummary) -> tuple[list[Path], list[Path]]:
     return list(files.values()), dirs
 
 
-def _ingest_one(path: Path, old, known, keep, rechunk_all, chunking, max_bytes, summary) -> None:
+def _ingest_one(path: Path, old, known, keep, rechunk_all, chunking, max_bytes, summary, recognizer) -> None:
     src = str(path.resolve())
     try:
         content_hash = _content_hash(path, max_bytes)
@@ -184,7 +191,7 @@ def _ingest_one(path: Path, old, known, keep, rechunk_all, chunking, max_bytes, 
             keep[doc_id] = None
             summary.unchanged.append(doc_id)
             return
-        prepared = prepare_document(path, doc_id, chunking, max_bytes, summary.warnings)
+        prepared = prepare_document(path, doc_id, chunking, max_bytes, summary.warnings, recognizer)
         prepared.doc.metadata.update(source_path=src, content_hash=content_hash)
         keep[doc_id] = prepared
         (summary.updated if prev else summary.added).append(doc_id)
@@ -196,9 +203,15 @@ def _ingest_one(path: Path, old, known, keep, rechunk_all, chunking, max_bytes, 
 
 
 def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes: int,
-                     warnings: list[str] | None = None) -> _Prepared:
-    """Load, clean, structure and chunk one file (no embedding)."""
-    raw = load_file(path, max_bytes=max_bytes)
+                     warnings: list[str] | None = None, ocr: Recognizer | None = None) -> _Prepared:
+    """Load, clean, structure and chunk one file (no embedding). `ocr` reads scanned
+    pages (None: a Recognizer with the default settings, for this file only)."""
+    if ocr is None:
+        with Recognizer() as own:
+            return prepare_document(path, doc_id, chunking, max_bytes, warnings, own)
+    raw = load_file(path, max_bytes=max_bytes, ocr=ocr)
+    if warnings is not None:
+        warnings.extend(f"{path}: {w}" for w in raw.warnings)
     try:
         sidecar = read_sidecar(path)
     except FileSkipped as e:
@@ -210,31 +223,49 @@ def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes
         raise FileSkipped(str(path), "no text after cleaning")
     metadata = resolve_metadata(path, raw, sidecar, cleaned.text)
     pages = _clean_pages(cleaned.source, raw.pages)
+    lines = _clean_lines(cleaned.source, raw.lines)
     sections = find_sections(cleaned.text)
     ref_year = year_of(metadata.get("date"))
     chunks = [replace(c, years=passage_years(c.text, c.section, ref_year))
               for c in chunk_document(doc_id, cleaned.text, sections, pages, chunking)]
+    if lines:
+        chunks = [replace(c, ocr_confidence=span_confidence(lines, c.start, c.end)) for c in chunks]
     metadata.update(doc_id=doc_id, n_chars=len(cleaned.text), n_chunks=len(chunks),
                     n_pages=len(raw.pages) or None, encoding=raw.encoding,
                     ingested_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
     doc = store.StoredDocument(doc_id, cleaned.text, metadata,
-                               [(p.start, p.end, p.page) for p in pages])
+                               [(p.start, p.end, p.page) for p in pages], lines)
     return _Prepared(doc_id, doc, chunks)
 
 
 def _clean_pages(source: tuple[int, ...], raw_pages: list[PageSpan]) -> list[PageSpan]:
     """Page spans in cleaned-text coordinates, from each character's raw offset."""
-    if not raw_pages:
+    return [PageSpan(a, b, raw_pages[max(i, 0)].page)
+            for a, b, i in _runs(source, [p.start for p in raw_pages])]
+
+
+def _clean_lines(source: tuple[int, ...], raw_lines: list[tuple]) -> list[tuple]:
+    """OCR line records (start, end, page, box..., confidence) in cleaned-text
+    coordinates; characters outside every line (text-layer pages) belong to none."""
+    return [(a, b, *raw_lines[i][2:])
+            for a, b, i in _runs(source, [r[0] for r in raw_lines], [r[1] for r in raw_lines]) if i >= 0]
+
+
+def _runs(source: tuple[int, ...], starts: list[int], ends: list[int] | None = None) -> list[tuple[int, int, int]]:
+    """(begin, end, i): maximal runs of cleaned characters whose raw offsets fall in span
+    i (spans sorted by start; i = -1: in none)."""
+    if not starts:
         return []
-    starts = np.array([p.start for p in raw_pages])
-    page_of_raw = np.searchsorted(starts, np.asarray(source, dtype=np.int64), side="right") - 1
-    spans: list[PageSpan] = []
-    begin = 0
+    src = np.asarray(source, dtype=np.int64)
+    span_of = np.searchsorted(np.asarray(starts), src, side="right") - 1
+    if ends is not None:
+        span_of[(span_of >= 0) & (src >= np.asarray(ends)[np.maximum(span_of, 0)])] = -1
+    runs, begin = [], 0
     for i in range(1, len(source) + 1):
-        if i == len(source) or page_of_raw[i] != page_of_raw[begin]:
-            spans.append(PageSpan(begin, i, raw_pages[max(int(page_of_raw[begin]), 0)].page))
+        if i == len(source) or span_of[i] != span_of[begin]:
+            runs.append((begin, i, int(span_of[begin])))
             begin = i
-    return spans
+    return runs
 
 
 class _Assembled:

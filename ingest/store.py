@@ -43,12 +43,19 @@ class StoredDocument:
     text: str
     metadata: dict
     pages: list[tuple[int, int, int]] = field(default_factory=list)   # (start, end, page)
+    # Scanned text: (start, end, page, x0, y0, x1, y1, confidence) per recognised line,
+    # the box in fractions of the page. Empty for text that was not recognised.
+    lines: list[tuple] = field(default_factory=list)
 
     def page_at(self, offset: int) -> int | None:
         for start, end, page in self.pages:
             if start <= offset < end:
                 return page
         return None
+
+    def lines_in(self, start: int, end: int) -> list[tuple]:
+        """The recognised lines that [start, end) touches."""
+        return [r for r in self.lines if r[0] < end and start < r[1]]
 
 
 @dataclass
@@ -129,6 +136,7 @@ def load(index_dir: str | Path, *, eager: bool = False) -> IndexData:
         docs = {}
         for d in _read_jsonl(gen / "docs.jsonl"):
             d["pages"] = [tuple(p) for p in d["pages"]]
+            d["lines"] = [tuple(r) for r in d.get("lines", ())]
             docs[d["doc_id"]] = StoredDocument(**d)
         vectors = np.load(gen / "vectors.npy")
         sentences = np.load(gen / "sentences.npy")

@@ -21,6 +21,10 @@ class RawDocument:
     pages: list[PageSpan] = field(default_factory=list)   # empty when the format has no pages
     metadata: dict = field(default_factory=dict)          # what the file itself says (title, ...)
     encoding: str | None = None                 # detected text encoding, for text formats
+    # Scanned pages: (start, end, page, x0, y0, x1, y1, confidence) of each recognised
+    # line, its box in fractions of the page; and what the loader could not read.
+    lines: list[tuple] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -54,3 +58,4 @@ class Chunk:
     section: str
     pages: tuple[int, ...] = ()
     years: tuple[int, ...] = ()     # the years it speaks about (timeref.py), sorted
+    ocr_confidence: float | None = None   # mean recognition confidence of its scanned text; None: none scanned

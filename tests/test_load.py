@@ -164,7 +164,12 @@ def test_pdf_not_a_pdf(tmp_path):
     assert skipped(path).startswith("not a readable PDF")
 
 
-def test_pdf_image_only(tmp_path):
+def test_pdf_image_only_without_ocr(tmp_path, monkeypatch):
+    """Without the OCR extra, the reason says how to enable OCR (tests/test_ocr.py reads scans)."""
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "rapidocr_onnxruntime" else real(name, *a))
+    from ingest.ocr import Recognizer
     doc = pymupdf.open()
     page = doc.new_page()
     page.draw_rect(pymupdf.Rect(50, 50, 300, 200), color=(0, 0, 0), fill=(0.8, 0.8, 0.8))
@@ -173,7 +178,10 @@ def test_pdf_image_only(tmp_path):
     page.insert_image(pymupdf.Rect(50, 250, 150, 350), pixmap=pix)
     path = tmp_path / "scan.pdf"
     doc.save(path)
-    assert skipped(path) == "PDF has no text layer (scanned images); OCR is not supported"
+    with Recognizer() as ocr:
+        assert skipped(path, ocr=ocr) == ("PDF has no text layer (scanned images): OCR is not installed "
+                                          "(install the OCR extra to read scanned pages: pip install 'policyqa[ocr]')")
+        assert ocr.recognised == ocr.cached == 0
 
 
 # ---- other reasons to skip ----------------------------------------------------------
@@ -190,7 +198,7 @@ def test_empty_and_blank(tmp_path):
 
 def test_unsupported_extension(tmp_path):
     reason = skipped(write(tmp_path / "table.xlsx", b"PK\x03\x04"))
-    assert reason == "unsupported file type .xlsx (supported: .txt .md .html .pdf .docx)"
+    assert reason == "unsupported file type .xlsx (supported: .txt .md .html .pdf .docx .png .jpg .jpeg .tif .tiff)"
 
 
 def test_unreadable_paths(tmp_path):

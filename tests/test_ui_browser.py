@@ -280,6 +280,35 @@ def test_a_bad_upload_is_a_readable_message(page, tmp_path):
     assert "pq-found" in _ask(page, "2022年北京全年专利授权量是多少？", 1).get_attribute("class")
 
 
+def test_scanned_upload_cites_ocr_text_on_the_page_image(page, tmp_path):
+    """A PNG scan is uploaded, answered from, and its citation shown boxed on the page image."""
+    from ingest.ocr import unavailable
+    if unavailable():
+        pytest.skip(unavailable())
+    from .scans import SHORT_QUESTION, short_scan
+    png = short_scan(tmp_path / "数据要素办法.png")
+    _tab(page, "文库 Library")
+    page.set_input_files("#pq-upload input[type=file]", str(png))
+    page.get_by_text("数据要素办法.png").first.wait_for(timeout=3 * TIMEOUT_MS)
+    page.click("#pq-ingest")
+    page.wait_for_selector("#pq-status .pq-msg-ok", timeout=5 * TIMEOUT_MS)
+    _tab(page, "问答 Chat")
+    ans = _ask(page, SHORT_QUESTION, 1)
+    assert "pq-found" in ans.get_attribute("class") and "五百亿元" in ans.inner_text()
+    card = ans.locator(".pq-card").first
+    assert "识别文本 OCR text" in card.locator(".pq-ocr").inner_text()
+    card.locator("a.pq-view").click()
+    page.locator("#pq-mark").wait_for(state="visible")
+    img = page.locator("#pq-doc-view .pq-scan-page img")
+    page.wait_for_function("() => { const i = document.querySelector('#pq-doc-view .pq-scan-page img');"
+                           " return i && i.complete && i.naturalWidth > 0; }")
+    box = page.locator("#pq-doc-view .pq-scan-box").first.bounding_box()
+    frame = img.bounding_box()
+    assert box and frame and frame["y"] < box["y"] < frame["y"] + frame["height"] and box["width"] > 0.3 * frame["width"]
+    page.locator("#pq-doc-view .pq-scan").scroll_into_view_if_needed()
+    _shot(page, "ocr-citation")
+
+
 def test_two_sessions_ask_at_once(browser, app_url):
     pages = []
     for _ in range(2):
