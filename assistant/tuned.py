@@ -18,24 +18,24 @@ class FusionConfig:
     rrf_k: int = 10
     w_dense: float = 1.0
     w_bm25_zh: float = 1.5       # Chinese questions
-    w_bm25_en: float = 1.0       # questions without Chinese characters
+    w_bm25_en: float = 1.5       # questions without Chinese characters
     depth: int = 50              # candidates taken from each ranking
     expand_en: bool = True       # add CC-CEDICT Chinese terms to English questions' BM25 side
     expand_glossary: bool = True # add the glossary's forms in the other language to BM25
     translate_dense: bool = True # English questions: also rank Chinese passages by a Chinese rendering
-    w_translated: float = 1.0    # weight of that ranking
+    w_translated: float = 0.5    # weight of that ranking
     w_translated_sentence: float = 1.0   # the rendering against each Chinese passage's best sentence
     w_model_rendered: float = 1.0        # the configured LLM's Chinese rendering, when there is one
     render_numbers: bool = True  # numbers the Chinese way in the rendering and BM25 (5 percent -> 5%)
     # Passages ranked by their best sentence, each sentence embedded on its own at ingest.
     w_sentence_zh: float = 1.0
-    w_sentence_en: float = 1.0
+    w_sentence_en: float = 1.5
     w_sentence_other: float = 1.0     # ... over the passages in the other language than the question's
     # Per constraint dimension a passage matches (its year, its document's place, the named
     # law): added to the fused score, so that among the passages that contradict nothing the
     # ones that match what the question names come first.
-    w_match: float = 0.05
-    w_same_language: float = 0.0     # passages in the question's language, over their translation
+    w_match: float = 0.1
+    w_same_language: float = 0.03     # passages in the question's language, over their translation
     # Rerank the best `rerank_depth` by the share of the question's key terms that one
     # sentence of the passage holds (names and numbers weigh double). English questions'
     # terms only count through dictionary translations, which made it worse for them.
