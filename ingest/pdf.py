@@ -6,11 +6,12 @@ import re
 import pymupdf
 
 from .errors import FileSkipped
+from .guard import LoadLimits, too_many_chars
 from .load import one_line
 from .types import PageSpan, RawDocument
 
 
-def load_pdf(name: str, data: bytes) -> RawDocument:
+def load_pdf(name: str, data: bytes, limits: LoadLimits | None = None) -> RawDocument:
     """PDF bytes -> RawDocument with one PageSpan per page; FileSkipped when unusable."""
     # MuPDF "repairs" almost anything; without a header it is surely another format
     # (an HTML error page saved as .pdf is the usual case).
@@ -25,7 +26,7 @@ def load_pdf(name: str, data: bytes) -> RawDocument:
             raise FileSkipped(name, "PDF is encrypted (it needs a password to open)")
         if doc.page_count == 0:
             raise FileSkipped(name, "not a readable PDF: it has no pages")
-        texts = _page_texts(name, doc)
+        texts = _page_texts(name, doc, limits or LoadLimits())
         metadata = _pdf_meta(doc.metadata or {})
         repaired = doc.is_repaired
     blank = [n for n, t in enumerate(texts, start=1) if not t.strip()]
@@ -40,14 +41,17 @@ def load_pdf(name: str, data: bytes) -> RawDocument:
     return RawDocument(path=name, kind="pdf", text=text, pages=pages, metadata=metadata)
 
 
-def _page_texts(name: str, doc: pymupdf.Document) -> list[str]:
-    texts = []
+def _page_texts(name: str, doc: pymupdf.Document, limits: LoadLimits) -> list[str]:
+    texts, size = [], 0
     for number, page in enumerate(doc, start=1):
         try:
             text = page.get_text("text")
         except Exception as e:
             raise FileSkipped(name, f"not a readable PDF: page {number}: {one_line(e)}") from None
         texts.append(text.replace("\r\n", "\n").replace("\r", "\n"))
+        size += len(texts[-1]) + 1
+        if size > limits.max_chars:            # stop reading, not only refuse at the end
+            raise too_many_chars(name, limits)
     return texts
 
 

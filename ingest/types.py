@@ -21,6 +21,7 @@ class RawDocument:
     pages: list[PageSpan] = field(default_factory=list)   # empty when the format has no pages
     metadata: dict = field(default_factory=dict)          # what the file itself says (title, ...)
     encoding: str | None = None                 # detected text encoding, for text formats
+    warnings: list[str] = field(default_factory=list)     # "path: what was repaired" lines
 
 
 @dataclass(frozen=True)
