@@ -373,7 +373,7 @@ class AppService:
             s = self.settings
             origins = {os.path.realpath(p): name for (p, _), (name, _) in zip(saved, accepted)}
             try:
-                summary = ingest([p for p, _ in saved], self.index_dir, embedder=s.embedder,
+                summary = ingest([p for p, _ in saved], self.index_dir, embedder=self._ingest_embedder(),
                                  chunking=ChunkSettings(s.chunk_max_chars, s.chunk_overlap),
                                  max_bytes=s.max_bytes, cache_path=self.cache_path, progress=bars,
                                  limits=s.load_limits(), added_by=user or "anonymous", origins=origins)
@@ -397,6 +397,18 @@ class AppService:
             step(0.95, "载入新索引 Loading the new index")
             self.reload()
         return result
+
+    def _ingest_embedder(self):
+        """The model the questions use, when it suits the index: an upload then loads no
+        second copy (~1 GB), and no model load runs beside questions (loading one changes
+        torch's global default dtype for a moment, and a question embedding meanwhile
+        fails)."""
+        if self.settings.embedder is not None:
+            return self.settings.embedder
+        try:
+            return self.assistant().embedder
+        except PolicyQAError:
+            return None                      # no index yet: ingest chooses the default
 
     def remove(self, doc_ids: Sequence[str], user: str | None = None) -> list[str]:
         """Remove documents from the index (and their uploaded copies); KeyError for unknown
