@@ -6,6 +6,7 @@ import io
 import ipaddress
 import json
 import os
+import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -127,17 +128,25 @@ def _unsafe(ch: str) -> bool:
     return ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cf")
 
 
+# Whole terminal escape sequences (CSI, OSC, DCS and the like), so no "[2J" is left behind.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?"
+                      r"|[ -/]*[0-~])|\x9b[0-?]*[ -/]*[@-~]")
+
+
 class _Terminal(io.TextIOBase):
-    """A text stream that drops control characters from what is written (in JSON mode it
-    writes them as \\uXXXX escapes instead: the same JSON value, nothing a terminal acts on)."""
+    """A text stream that drops escape sequences and control characters from what is
+    written (in JSON mode it writes control characters as \\uXXXX escapes instead: the
+    same JSON value, nothing a terminal acts on)."""
 
     def __init__(self, stream, json_mode: bool = False):
         self._stream, self._json = stream, json_mode
 
     def write(self, s: str) -> int:
         if any(map(_unsafe, s)):
-            keep = (lambda ch: f"\\u{ord(ch):04x}") if self._json else (lambda ch: "")
-            s = "".join(keep(ch) if _unsafe(ch) else ch for ch in s)
+            if self._json:
+                s = "".join(f"\\u{ord(ch):04x}" if _unsafe(ch) else ch for ch in s)
+            else:
+                s = "".join(ch for ch in _ESCAPES.sub("", s) if not _unsafe(ch))
         return self._stream.write(s)
 
     def flush(self) -> None:
