@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import struct
@@ -29,6 +30,7 @@ from .types import PageSpan, RawDocument
 
 IN_PROCESS = ("txt", "md")
 _LEN = struct.Struct("!Q")
+_ALLOC_FAILED = re.compile(r"(?i)\b(?:[mc]|re)alloc\b.*\bfailed|out of memory|cannot allocate memory")
 
 
 class Sandbox:
@@ -162,24 +164,23 @@ def _serve() -> None:
         soft, hard = resource.getrlimit(resource.RLIMIT_AS)
         cap = _vm_size() + limits.parse_memory
         resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
-        fatal = False
+        out_of_memory = {"skip": f"reading it needs more than {human(limits.parse_memory, trim=True)} of memory "
+                                 "(POLICYQA_PARSE_MEMORY_MB)", "fatal": True}
         try:
             raw = load_bytes(req["name"], req["kind"], data, limits)
             answer = {"raw": {"kind": raw.kind, "text": raw.text, "pages": [[p.start, p.end, p.page] for p in raw.pages],
                               "metadata": raw.metadata, "encoding": raw.encoding, "warnings": raw.warnings}}
-        except FileSkipped as e:
-            answer = {"skip": e.reason}
+        except FileSkipped as e:        # a C library's failed allocation comes back as its error message
+            answer = out_of_memory if _ALLOC_FAILED.search(e.reason) else {"skip": e.reason}
         except MemoryError:
-            fatal = True
-            answer = {"skip": f"reading it needs more than {human(limits.parse_memory, trim=True)} of memory "
-                              "(POLICYQA_PARSE_MEMORY_MB)", "fatal": True}
+            answer = out_of_memory
         finally:
             resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
         del data
         out = json.dumps(answer, default=str).encode()   # ASCII: a lone surrogate travels too
         stdout.write(_LEN.pack(len(out)) + out)
         stdout.flush()
-        if fatal:                                      # a parser may be left half-done: start afresh
+        if answer.get("fatal"):                        # a parser may be left half-done: start afresh
             return
 
 

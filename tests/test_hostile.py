@@ -1,8 +1,9 @@
 """Reliability against hostile input and hostile visitors, as CI runs it (a few minutes).
 
 - The bad-file matrix, built here: a zip bomb, billion laughs and an external entity in a
-  .docx, 100,000-deep HTML, a 5,000-deep .docx table, a PDF whose pages draw each other
-  a billion times, over a million characters of text, a FIFO, a link to a device, a link
+  .docx, 100,000-deep HTML, a 5,000-deep .docx table, a PDF whose drawings draw each
+  other a billion times (the time budget; with text, the memory budget), over a million
+  characters of text, a FIFO, a link to a device, a link
   loop, a dangling link, a link out of the folder, a name with control characters, a few
   invalid bytes. Each file is measured on its own (time and peak memory of the loading
   process and of its parser child), then all go through `policyqa ingest` at once.
@@ -92,8 +93,9 @@ def docx(path: Path, body: str, prolog: str = "") -> Path:
     return path
 
 
-def pdf_xobject_bomb(levels: int = 9, fanout: int = 10) -> bytes:
-    """A one-page PDF whose form XObjects draw each other: fanout**levels text draws."""
+def pdf_xobject_bomb(levels: int = 9, fanout: int = 10, leaf: bytes = b"0 0 m 100 100 l S") -> bytes:
+    """A one-page PDF whose form XObjects draw each other: fanout**levels draws of `leaf`
+    (a line: time without end for a parser, little memory)."""
     objs = {1: b"<< /Type /Catalog /Pages 2 0 R >>", 2: b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             5: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"}
     first = 10
@@ -102,7 +104,7 @@ def pdf_xobject_bomb(levels: int = 9, fanout: int = 10) -> bytes:
     objs[4] = b"<< /Length 5 >>\nstream\n/X Do\nendstream"
     for i in range(levels + 1):
         if i == 0:
-            body, res = b"BT /F1 12 Tf 72 720 Td (Beijing patents 203000) Tj ET", b"/Font << /F1 5 0 R >>"
+            body, res = leaf, b"/Font << /F1 5 0 R >>"
         else:
             body, res = b" ".join([b"/Y Do"] * fanout), b"/XObject << /Y %d 0 R >>" % (first + i - 1)
         objs[first + i] = (b"<< /Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << %s >> "
@@ -126,7 +128,7 @@ BAD = {
     "external-entity.docx": "declares a DTD",
     "deep.html": "HTML elements nested more than 256 levels",
     "deep-table.docx": "nested more than 256 levels",
-    "drawing-loop.pdf": f"longer than {PARSE_SECONDS} s",
+    "drawing-loop.pdf": f"parsing took longer than {PARSE_SECONDS} s",
     "huge.txt": "more than 1,000,000 characters",
     "fifo.txt": "named pipe",
     "zero.txt": "character device|symbolic link to /dev/zero, outside the folder",   # named / in a folder
@@ -207,10 +209,10 @@ print(json.dumps(out, ensure_ascii=False))
 """
 
 
-def _probe(path: Path, cache: Path) -> dict:
+def _probe(path: Path, cache: Path, **env) -> dict:
     """Load, clean and chunk one file the way ingest does, in a fresh process: its time and
     the peak memory of that process and of its parser child."""
-    proc = subprocess.run([sys.executable, "-c", _PROBE, str(path)], env=_env(cache), cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-c", _PROBE, str(path)], env=_env(cache, **env), cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     return json.loads(proc.stdout)
@@ -235,6 +237,17 @@ def test_every_bad_file_is_skipped_quickly_with_little_memory(bad_folder, invali
     for k, v in rows.items():
         print(f"{k!r:{width}}  {v['seconds']:5.2f} s  {v['peak_mb']:4d} MB + parser {v['parser_peak_mb']:3d} MB  "
               f"{v.get('skipped') or 'ingested; ' + '; '.join(v['warnings'])}")
+
+
+def test_a_parse_that_needs_too_much_memory_is_stopped(tmp_path):
+    """The text-drawing variant of the PDF bomb piles up text: the memory budget stops it."""
+    pdf = tmp_path / "text-loop.pdf"
+    pdf.write_bytes(pdf_xobject_bomb(leaf=b"BT /F1 12 Tf 72 720 Td (Beijing patents 203000) Tj ET"))
+    got = _probe(pdf, tmp_path, POLICYQA_PARSE_SECONDS="60", POLICYQA_PARSE_MEMORY_MB="200")
+    assert "needs more than 200 MB of memory (POLICYQA_PARSE_MEMORY_MB)" in got.get("skipped", ""), got
+    assert got["seconds"] < 30 and got["parser_peak_mb"] < 500, got
+    _record("memory_budget", got)
+    print(got)
 
 
 def test_the_batch_goes_on_one_line_per_file_and_the_index_is_untouched(
