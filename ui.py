@@ -306,7 +306,8 @@ def build(svc: AppService) -> gr.Blocks:
                 with gr.Accordion("大模型设置 LLM settings", open=False, elem_id="pq-llm-settings"):
                     gr.Markdown("任何兼容 OpenAI 接口的服务（Ollama、vLLM、llama.cpp、DeepSeek、通义千问）。"
                                 " Any OpenAI-compatible endpoint. Empty fields use the server's settings"
-                                " ($POLICYQA_LLM_*); these apply to this browser session only.")
+                                " ($POLICYQA_LLM_*); these apply to this browser session only. 本服务器可调用的接口"
+                                " Endpoints this server may call: " + (", ".join(svc.llm_urls) or "—"))
                     with gr.Row():
                         llm_url = gr.Textbox(label="接口地址 Base URL", value=svc.llm.base_url, scale=3,
                                              placeholder="http://localhost:11434/v1", elem_id="pq-llm-url")
@@ -455,7 +456,8 @@ def launch(index_dir: str | Path | None = None, host: str = "127.0.0.1", port: i
         max_file_size=svc.limits.max_bytes, show_error=False, quiet=True, ssr_mode=False, pwa=False,
         mcp_server=False, footer_links=["api", "settings"], prevent_thread_lock=True,
         allowed_paths=[], run_history=False, auth=auth,
-        auth_message="政策文件问答：请用管理员分配的账号登录。 PolicyQA: sign in with the account your administrator gave you.",
+        auth_message=("政策文件问答：请用管理员分配的账号登录。"
+                      " PolicyQA: sign in with the account your administrator gave you."),
         app_kwargs={"docs_url": None, "redoc_url": None})
     who = f"accounts from {accounts.path}" if accounts is not None else "no accounts"
     print(f"policyqa: serving {svc.index_dir} at {url} ({who}; Ctrl-C to stop)", flush=True)

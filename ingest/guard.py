@@ -13,9 +13,9 @@ import os
 import re
 import stat
 import zipfile
-from xml.parsers import expat
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from xml.parsers import expat
 
 from .errors import FileSkipped
 
@@ -26,7 +26,7 @@ MB = 2**20
 class LoadLimits:
     """Bounds on one file (Settings.load_limits() builds them from POLICYQA_*)."""
     max_bytes: int = 50 * MB            # the file itself (POLICYQA_MAX_FILE_MB)
-    max_unpacked: int = 16 * MB         # markup parsed: HTML, or the XML unpacked from a .docx (POLICYQA_MAX_UNPACKED_MB)
+    max_unpacked: int = 16 * MB         # markup: HTML, or the XML unpacked from a .docx (POLICYQA_MAX_UNPACKED_MB)
     max_chars: int = 1_000_000          # extracted text (POLICYQA_MAX_CHARS)
     parse_seconds: float = 60.0         # parsing one PDF/DOCX/HTML file (POLICYQA_PARSE_SECONDS)
     parse_memory: int = 1024 * MB       # memory for that parse (POLICYQA_PARSE_MEMORY_MB)
@@ -34,7 +34,7 @@ class LoadLimits:
     max_parts: int = 10_000             # members of a .docx package
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 # ---- reading -----------------------------------------------------------------------------

@@ -27,7 +27,7 @@ from .clean import clean
 from .embed import Embedder, compatible, default_embedder, load_embedder
 from .errors import FileSkipped, IndexMismatch
 from .guard import LoadLimits, read_regular
-from .load import load_file
+from .load import kind_of, load_file
 from .meta import SIDECAR_MAX_BYTES, read_sidecar, resolve_metadata, sidecar_candidates
 from .sandbox import Sandbox
 from .structure import find_sections
@@ -182,6 +182,7 @@ def _ingest_one(path: Path, old, known, keep, rechunk_all, chunking, limits: Loa
                 provenance: _Provenance, summary) -> None:
     src = os.path.realpath(path)
     try:
+        kind_of(path)                                      # an unsupported file is not even read
         data = read_regular(path, limits.max_bytes)       # devices and FIFOs are refused unread
         content_hash = _content_hash(path, data)
         doc_id = known.get(src) or _new_doc_id(path, old.manifest["documents"], keep)

@@ -168,8 +168,9 @@ def _serve() -> None:
                                  "(POLICYQA_PARSE_MEMORY_MB)", "fatal": True}
         try:
             raw = load_bytes(req["name"], req["kind"], data, limits)
-            answer = {"raw": {"kind": raw.kind, "text": raw.text, "pages": [[p.start, p.end, p.page] for p in raw.pages],
-                              "metadata": raw.metadata, "encoding": raw.encoding, "warnings": raw.warnings}}
+            answer = {"raw": {"kind": raw.kind, "text": raw.text, "metadata": raw.metadata,
+                              "pages": [[p.start, p.end, p.page] for p in raw.pages],
+                              "encoding": raw.encoding, "warnings": raw.warnings}}
         except FileSkipped as e:        # a C library's failed allocation comes back as its error message
             answer = out_of_memory if _ALLOC_FAILED.search(e.reason) else {"skip": e.reason}
         except MemoryError:

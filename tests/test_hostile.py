@@ -43,7 +43,8 @@ from ingest import store
 from ingest.guard import LoadLimits
 from ingest.settings import Settings
 
-from .conftest import ROOT, SEED, free_port, http_server
+from .conftest import ROOT, free_port, http_server
+from .test_ingest import _embedded_at_least, _wait_until
 
 ARTIFACT = ROOT / "test-artifacts" / "hostile.json"
 FIGURES: dict = {}
@@ -351,18 +352,6 @@ def _start_ingest(args: list[str], env: dict, log: Path) -> subprocess.Popen:
                                 stderr=f, text=True)
 
 
-def _wait(proc, ready, what: str, log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if ready():
-            return
-        if proc.poll() is not None:
-            pytest.fail(f"ingest ended ({proc.returncode}) before {what}:\n{log.read_text()[-2000:]}")
-        time.sleep(0.02)
-    proc.kill()
-    pytest.fail(f"timed out waiting for {what}:\n{log.read_text()[-2000:]}")
-
-
 def _parser_child(proc) -> psutil.Process | None:
     try:
         return next((c for c in psutil.Process(proc.pid).children(recursive=True)
@@ -381,14 +370,6 @@ def test_killed_ingests_leave_an_index_that_loads_and_answers(seed_index, tmp_pa
     (folder / "measures.txt").write_text(_doc_text(500), "utf-8")
     shutil.copy(bad_folder / "drawing-loop.pdf", folder / "drawing-loop.pdf")
     cache = tmp_path / "fresh-cache"                 # empty: the runs really embed
-    progress = re.compile(r"embedding:\s*\d+%\|[^|\r\n]*\|\s*(\d+)/(\d+)")
-
-    def embedded(log: Path, share: float):
-        def ready():
-            found = progress.findall(log.read_text(errors="replace"))
-            return bool(found) and int(found[-1][0]) >= share * int(found[-1][1]) > 0
-        return ready
-
     opened: list[Assistant] = []
 
     def unchanged(what: str):
@@ -404,7 +385,7 @@ def test_killed_ingests_leave_an_index_that_loads_and_answers(seed_index, tmp_pa
     # 1. while the parser child is busy with the PDF (a long budget keeps it busy)
     log = tmp_path / "parse.log"
     proc = _start_ingest([str(folder), "--index", str(index)], _env(cache, POLICYQA_PARSE_SECONDS="120"), log)
-    _wait(proc, lambda: _parser_child(proc) is not None, "the parser child", log)
+    _wait_until(proc, log, lambda: _parser_child(proc) is not None, "the parser child")
     child = _parser_child(proc)
     time.sleep(1.0)
     proc.kill()
@@ -415,7 +396,7 @@ def test_killed_ingests_leave_an_index_that_loads_and_answers(seed_index, tmp_pa
     # 2. while embedding, at a quarter
     log = tmp_path / "embed.log"
     proc = _start_ingest([str(folder), "--index", str(index)], _env(cache), log)
-    _wait(proc, embedded(log, 0.25), "embedding", log)
+    _wait_until(proc, log, _embedded_at_least(log, 0.25), "embedding")
     proc.kill()
     proc.wait()
     kills.append("embedding")
@@ -423,7 +404,7 @@ def test_killed_ingests_leave_an_index_that_loads_and_answers(seed_index, tmp_pa
     # 3. while the new generation is being written
     log = tmp_path / "write.log"
     proc = _start_ingest([str(folder), "--index", str(index)], _env(cache), log)
-    _wait(proc, lambda: any(index.glob(".tmp-gen-*")), "the write", log)
+    _wait_until(proc, log, lambda: any(index.glob(".tmp-gen-*")), "the write")
     proc.kill()
     proc.wait()
     kills.append("writing")
