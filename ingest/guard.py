@@ -28,6 +28,7 @@ class LoadLimits:
     max_bytes: int = 50 * MB            # the file itself (POLICYQA_MAX_FILE_MB)
     max_unpacked: int = 16 * MB         # markup: HTML, or the XML unpacked from a .docx (POLICYQA_MAX_UNPACKED_MB)
     max_chars: int = 1_000_000          # extracted text (POLICYQA_MAX_CHARS)
+    max_chunks: int = 20_000            # passages of one document, each embedded (POLICYQA_MAX_CHUNKS)
     parse_seconds: float = 60.0         # parsing one PDF/DOCX/HTML file (POLICYQA_PARSE_SECONDS)
     parse_memory: int = 1024 * MB       # memory for that parse (POLICYQA_PARSE_MEMORY_MB)
     max_depth: int = 256                # nesting of HTML elements / DOCX tables (libxml2's own limit)
@@ -113,6 +114,11 @@ def human(n: int, trim: bool = False) -> str:
 def too_many_chars(name: str, limits: LoadLimits) -> FileSkipped:
     return FileSkipped(name, f"more than {limits.max_chars:,} characters of text (POLICYQA_MAX_CHARS); "
                              "split the document or raise the limit")
+
+
+def too_many_chunks(name: str, n: int, limits: LoadLimits) -> FileSkipped:
+    return FileSkipped(name, f"splits into {n:,} passages, more than {limits.max_chunks:,} "
+                             "(POLICYQA_MAX_CHUNKS): cut up by headings far more than a document is")
 
 
 def too_deep(name: str, what: str, limits: LoadLimits) -> FileSkipped:

@@ -26,7 +26,7 @@ from .chunk import ChunkSettings, chunk_document
 from .clean import clean
 from .embed import Embedder, compatible, default_embedder, load_embedder
 from .errors import FileSkipped, IndexMismatch
-from .guard import LoadLimits, read_regular
+from .guard import LoadLimits, read_regular, too_many_chunks
 from .load import kind_of, load_file
 from .meta import SIDECAR_MAX_BYTES, read_sidecar, resolve_metadata, sidecar_candidates
 from .sandbox import Sandbox
@@ -211,7 +211,8 @@ def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes
                      limits: LoadLimits | None = None) -> _Prepared:
     """Load, clean, structure and chunk one file (no embedding). `load` is `load_file` or
     `Sandbox.load_file`; `data`, the file's bytes when they have been read already."""
-    raw = load(path, data=data, limits=limits or LoadLimits(max_bytes=max_bytes))
+    limits = limits or LoadLimits(max_bytes=max_bytes)
+    raw = load(path, data=data, limits=limits)
     if warnings is not None:
         warnings.extend(raw.warnings)
     try:
@@ -227,6 +228,8 @@ def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes
     pages = _clean_pages(cleaned.source, raw.pages)
     sections = find_sections(cleaned.text)
     chunks = chunk_document(doc_id, cleaned.text, sections, pages, chunking)
+    if len(chunks) > limits.max_chunks:          # each one would be embedded
+        raise too_many_chunks(str(path), len(chunks), limits)
     metadata.update(doc_id=doc_id, n_chars=len(cleaned.text), n_chunks=len(chunks),
                     n_pages=len(raw.pages) or None, encoding=raw.encoding,
                     ingested_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))

@@ -20,6 +20,7 @@ class Settings:
     # policy documents (~100,000 characters) many times over.
     max_unpacked_mb: float = 16.0        # markup parsed: HTML, or the XML unpacked from a .docx
     max_chars: int = 1_000_000           # extracted text per file
+    max_chunks: int = 20_000             # passages per file (each is embedded)
     parse_seconds: float = 60.0          # parsing one PDF/DOCX/HTML file
     parse_memory_mb: float = 1024.0      # memory for parsing one PDF/DOCX/HTML file
     auth_file: Path | None = None        # accounts of the web app (policyqa serve --auth)
@@ -32,8 +33,8 @@ class Settings:
 
     def load_limits(self) -> LoadLimits:
         return LoadLimits(max_bytes=self.max_bytes, max_unpacked=int(self.max_unpacked_mb * 2**20),
-                          max_chars=self.max_chars, parse_seconds=self.parse_seconds,
-                          parse_memory=int(self.parse_memory_mb * 2**20))
+                          max_chars=self.max_chars, max_chunks=self.max_chunks,
+                          parse_seconds=self.parse_seconds, parse_memory=int(self.parse_memory_mb * 2**20))
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -47,6 +48,7 @@ class Settings:
             cache_dir=Path(env["POLICYQA_CACHE_DIR"]) if env.get("POLICYQA_CACHE_DIR") else None,
             max_unpacked_mb=float(env.get("POLICYQA_MAX_UNPACKED_MB") or 16),
             max_chars=int(env.get("POLICYQA_MAX_CHARS") or 1_000_000),
+            max_chunks=int(env.get("POLICYQA_MAX_CHUNKS") or 20_000),
             parse_seconds=float(env.get("POLICYQA_PARSE_SECONDS") or 60),
             parse_memory_mb=float(env.get("POLICYQA_PARSE_MEMORY_MB") or 1024),
             auth_file=Path(env["POLICYQA_AUTH_FILE"]) if env.get("POLICYQA_AUTH_FILE") else None,
