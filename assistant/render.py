@@ -161,7 +161,7 @@ def provenance(meta: Mapping | None) -> str:
     if m.get("added_at"):
         bits.append(_when(m["added_at"]))
     if m.get("added_from"):
-        bits.append(f"来自 from {m['added_from'].replace(chr(92), '/').rsplit('/', 1)[-1]}")
+        bits.append(f"来自 from {_file_name(m['added_from'])}")
     return " · ".join(bits)
 
 
@@ -407,7 +407,12 @@ def _added(d: Mapping) -> str:
         return "—"
     where = d.get("added_from") or ""
     return (f'{esc(d["added_by"])}<div class="pq-docid" title="{esc(where)}">'
-            f'{esc(where.replace(chr(92), "/").rsplit("/", 1)[-1])}</div>')
+            f'{esc(_file_name(where))}</div>')
+
+
+def _file_name(path: str) -> str:
+    """The last part of a path (the CLI records whole paths; uploads their own names)."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def session_html(user: str, role: str) -> str:
