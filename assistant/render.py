@@ -23,12 +23,22 @@ OCR_LABEL = "识别文本 OCR text — check the page image"
 LOW_OCR_CONFIDENCE = 0.9         # below: the card says the recognition is uncertain
 
 
+# What a Markdown renderer could still make a link of, in escaped text: an inline link or
+# image ("](" after "[text"), a bare URL or www. address, an e-mail address.
+_MD_LINK = re.compile(r"\]\(|(?<=[A-Za-z]):(?=//)|(?<![\w.])(?i:www)\.|@")
+_MD_SAFE = {"](": "]&#40;", ":": "&#58;", "@": "&#64;"}
+
+
 def esc(text: str | None) -> str:
-    return html.escape(text or "", quote=True)
+    """HTML-escaped text that the chat's Markdown renderer leaves alone too: no raw line
+    break (a blank line would end our HTML block and let Markdown read the rest) and no
+    link syntax, so a document's "[click](http://…)" or bare URL never becomes a link."""
+    s = html.escape(text or "", quote=True).replace("\r", "&#13;").replace("\n", "&#10;")
+    return _MD_LINK.sub(lambda m: _MD_SAFE.get(m.group(0)) or m.group(0)[:-1] + "&#46;", s)
 
 
 def _lines(text: str) -> str:
-    return esc(text).replace("\n", "<br>")
+    return esc(text).replace("&#10;", "<br>")
 
 
 # -- chat ------------------------------------------------------------------------------
@@ -94,8 +104,10 @@ def draft_html(draft: str) -> str:
             '<div class="pq-pending">正在生成，引用将在完成后核对… Writing; citations are checked when it is done…</div></div>')
 
 
-def answer_html(answer: Answer, msg_id: str, texts: Mapping[str, str]) -> str:
-    """The complete answer: text, then numbered source cards (found) or related passages."""
+def answer_html(answer: Answer, msg_id: str, texts: Mapping[str, str],
+                metas: Mapping[str, Mapping] | None = None) -> str:
+    """The complete answer: text, then numbered source cards (found) or related passages.
+    `metas`: document metadata by id, for each card's provenance line."""
     found = "pq-found" if answer.found else "pq-not-found"
     parts = [f'<div class="pq-answer {found}" id="ans-{msg_id}">']
     if answer.notice:        # first: it says what kind of answer follows (e.g. the model failed)
@@ -112,7 +124,8 @@ def answer_html(answer: Answer, msg_id: str, texts: Mapping[str, str]) -> str:
         parts.append("</ul>")
     if answer.citations:
         parts.append('<div class="pq-h">出处 Sources</div>')
-        parts.extend(source_card(c, msg_id, texts.get(c.doc_id)) for c in answer.citations)
+        parts.extend(source_card(c, msg_id, texts.get(c.doc_id), (metas or {}).get(c.doc_id))
+                     for c in answer.citations)
     if answer.related:
         parts.append('<div class="pq-h pq-h-related">相关段落（未能回答问题，仅供参考）'
                      ' Related passages — not an answer, for reference only</div>')
@@ -123,8 +136,9 @@ def answer_html(answer: Answer, msg_id: str, texts: Mapping[str, str]) -> str:
     return "".join(parts)
 
 
-def source_card(c: Citation, msg_id: str, doc_text: str | None) -> str:
-    """Card n: title, section path, page, and the cited sentence marked inside its passage."""
+def source_card(c: Citation, msg_id: str, doc_text: str | None, meta: Mapping | None = None) -> str:
+    """Card n: title, section path, page, the cited sentence marked inside its passage, and
+    who added the document, when and from which file (when `meta` says)."""
     if doc_text is not None and doc_text[c.start:c.end] == c.text:
         before, span, after = passage_context(doc_text, c.start, c.end)
     else:
@@ -138,6 +152,7 @@ def source_card(c: Citation, msg_id: str, doc_text: str | None) -> str:
             f'{_meta_line(c.section, c.page)}'
             f'{ocr_note(c.ocr_confidence)}'
             f'<div class="pq-ctx">{ctx}</div>'
+            f'{provenance_html(meta)}'
             f'{view_link(c.doc_id, c.start, c.end)}</div>')
 
 
@@ -149,6 +164,24 @@ def ocr_note(confidence: float | None) -> str:
     extra = "，识别置信度低 low recognition confidence" if low else ""
     return (f'<div class="pq-ocr{" pq-ocr-low" if low else ""}">{esc(OCR_LABEL)}'
             f' · 置信度 confidence {confidence:.2f}{extra}</div>')
+
+
+def provenance(meta: Mapping | None) -> str:
+    """"added by wang · 2026-12-01 21:33 · from 通知.docx", or "" when the metadata does not say."""
+    m = meta or {}
+    if not m.get("added_by"):
+        return ""
+    bits = [f"添加 added by {m['added_by']}"]
+    if m.get("added_at"):
+        bits.append(_when(m["added_at"]))
+    if m.get("added_from"):
+        bits.append(f"来自 from {_file_name(m['added_from'])}")
+    return " · ".join(bits)
+
+
+def provenance_html(meta: Mapping | None) -> str:
+    line = provenance(meta)
+    return f'<div class="pq-prov">{esc(line)}</div>' if line else ""
 
 
 def _glossary_links(text: str) -> str:
@@ -373,12 +406,32 @@ def library_html(docs: list[dict]) -> str:
             f'<td class="pq-num-col">{esc(str(d.get("n_pages") or "—"))}</td>'
             f'<td class="pq-num-col">{esc(str(d.get("n_chunks") or 0))}</td>'
             f'<td>{esc(_when(d.get("ingested_at")))}</td>'
+            f'<td class="pq-col-prov">{_added(d)}</td>'
             "</tr>")
     return ('<table class="pq-library"><thead><tr>'
             "<th>标题 Title</th><th>类型 Type</th><th>语言 Language</th><th>页数 Pages</th>"
-            "<th>段落 Chunks</th><th>导入时间 Ingested</th>"
+            "<th>段落 Chunks</th><th>导入时间 Ingested</th><th>添加者 Added by</th>"
             f'</tr></thead><tbody>{"".join(rows)}</tbody></table>'
             f'<div class="pq-count">共 {len(docs)} 个文件 · {len(docs)} documents</div>')
+
+
+def _added(d: Mapping) -> str:
+    """Who added a document and from which file (the full path where the CLI ingested it)."""
+    if not d.get("added_by"):
+        return "—"
+    where = d.get("added_from") or ""
+    return (f'{esc(d["added_by"])}<div class="pq-docid" title="{esc(where)}">'
+            f'{esc(_file_name(where))}</div>')
+
+
+def _file_name(path: str) -> str:
+    """The last part of a path (the CLI records whole paths; uploads their own names)."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
+
+
+def session_html(user: str, role: str) -> str:
+    return (f'<div class="pq-session">已登录 Signed in: <b>{esc(user)}</b>（{esc(role)}） · '
+            '<a href="logout">退出 Sign out</a></div>')
 
 
 def _when(stamp: str | None) -> str:
@@ -405,7 +458,7 @@ def document_html(doc: Document, start: int | None = None, end: int | None = Non
                               ", ".join(m.get("authors") or []) or None) if x]
     facts.append(f'{esc((m.get("kind") or "").upper())} · {esc(doc.doc_id)}')
     parts = [f'<div class="pq-doc"><div class="pq-doc-title">{esc(doc.title)}</div>',
-             f'<div class="pq-doc-meta">{" · ".join(facts)}</div>']
+             f'<div class="pq-doc-meta">{" · ".join(facts)}</div>', provenance_html(m)]
     if not ok and start is not None:
         parts.append('<div class="pq-msg pq-msg-warn">这段引文在当前版本的文件中已找不到（文件可能已更新）。'
                      ' The cited span is no longer in this version of the document.</div>')
@@ -482,6 +535,8 @@ a.pq-cite:hover { text-decoration: underline; }
 .pq-title { font-weight: 600; }
 .pq-meta { font-size: .85em; color: var(--body-text-color-subdued); margin: .15rem 0 .35rem; }
 .pq-ctx { line-height: 1.75; font-size: .95em; }
+.pq-prov { font-size: .8em; color: var(--body-text-color-subdued); margin-top: .3rem; }
+.pq-session { font-size: .85em; color: var(--body-text-color-subdued); text-align: right; }
 mark.pq-cited { background: #ffe066; color: #1a1a1a; padding: 0 2px; border-radius: 2px; }
 mark.pq-term { background: #c5f6fa; color: #0b3d40; padding: 0 1px; border-radius: 2px; }
 a.pq-view { display: inline-block; margin-top: .35rem; font-size: .85em; }

@@ -147,31 +147,51 @@ def _join_wrapped(lines: list[_Text]) -> list[_Text]:
             paras.append(cur)
             continue
         i += 1
+        # The paragraph's lines are joined once at its end, and only its tail is searched
+        # for a sentence end: a paragraph of 300,000 short lines is linear work, not hours.
+        run, tail = [cur], cur.chars[-_TAIL:]
         while i < len(items):
             nxt = items[i]
-            w = _width(cur.last)
+            w = _width(run[-1].chars)
             if _HEADING.match(nxt.chars) or _ENUM.match(nxt.chars):
                 break
-            if _ends_sentence(cur.chars):
+            if _ends_sentence(tail):
                 if w < W - 1 or nxt.indented:
                     break
             elif w < W - 3.5:          # a short line that ends no sentence: a title or label
                 break
-            cur = _concat(cur, nxt)
+            run.append(nxt)
+            tail = (tail + _joint(tail, nxt.chars) + nxt.chars)[-_TAIL:]
             i += 1
-        paras.append(cur)
+        paras.append(cur if len(run) == 1 else _join_run(run))
     return paras
 
 
-def _concat(a: _Text, b: _Text) -> _Text:
-    """Join two wrapped lines: no space, except between two Latin words."""
-    if a.chars and b.chars and a.chars[-1].isascii() and a.chars[-1].isalnum() \
-            and b.chars[0].isascii() and b.chars[0].isalnum():
-        joined = a + _Text(" ", [b.src[0]]) + b
-    else:
-        joined = a + b
-    joined.indented, joined.last = a.indented, b.chars
+_TAIL = 64      # characters enough to see whether a paragraph ends a sentence (_TERMINAL)
+
+
+def _joint(a: str, b: str) -> str:
+    """What goes between two wrapped lines: nothing, except a space between two Latin words."""
+    return " " if a and b and a[-1].isascii() and a[-1].isalnum() and b[0].isascii() and b[0].isalnum() else ""
+
+
+def _join_run(run: list[_Text]) -> _Text:
+    """Wrapped lines joined into one paragraph, in one pass."""
+    chars, src = [run[0].chars], list(run[0].src)
+    for a, b in zip(run, run[1:]):
+        if _joint(a.chars, b.chars):
+            chars.append(" ")
+            src.append(b.src[0])
+        chars.append(b.chars)
+        src.extend(b.src)
+    joined = _Text("".join(chars), src, indented=run[0].indented)
+    joined.last = run[-1].chars
     return joined
+
+
+def _concat(a: _Text, b: _Text) -> _Text:
+    """Join two wrapped lines (see _joint)."""
+    return _join_run([a, b])
 
 
 def _collect_heading(items: list[_Text], i: int, W: float) -> tuple[_Text, int]:

@@ -40,3 +40,12 @@ class UploadRejected(PolicyQAError):
 
 class BadEvalFile(PolicyQAError):
     """A question file (or question dict) that does not follow the evaluation format."""
+
+
+class Forbidden(PolicyQAError):
+    """The signed-in account (or anonymous visitor) may not do this; or the server will not
+    call the address asked for."""
+
+
+class AccountsError(PolicyQAError):
+    """The accounts file is missing or malformed, or an account cannot be made as asked."""

@@ -225,7 +225,6 @@ def _doc_type(text: str, head: list[str], title: str | None) -> str:
 
 
 def _issuer(text: str, head: list[str], title: str | None, doc_type: str) -> str | None:
-    top = "\n".join(head)
     if doc_type == "congress_report":
         m = _CC.search(text[:5000])
         return f"中国共产党{m.group(1)}" if m else "中国共产党中央委员会"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import codecs
 import io
 import re
-import stat
 from collections import Counter
 from pathlib import Path
 
@@ -17,8 +16,10 @@ import charset_normalizer
 import docx
 from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
 from docx.table import Table
+from lxml import etree
 
 from .errors import FileSkipped
+from .guard import LoadLimits, check_package, human, read_regular, too_deep, too_many_chars
 from .types import RawDocument
 
 DEFAULT_MAX_BYTES = 50 * 2**20
@@ -28,25 +29,53 @@ KINDS = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm":
 _SUPPORTED = "(supported: .txt .md .html .pdf .docx .png .jpg .jpeg .tif .tiff)"
 
 
-def load_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, ocr=None) -> RawDocument:
+def load_file(path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES, *, limits: LoadLimits | None = None,
+              data: bytes | None = None, ocr=None) -> RawDocument:
     """Read one file; raise FileSkipped (never anything else) when it cannot be used.
-    `ocr` (an ingest.ocr.Recognizer) reads scanned PDF pages and images; None: they are skipped."""
+
+    `data`: the file's bytes when the caller has read them already (with `read_regular`).
+    `ocr` (an ingest.ocr.Recognizer) reads scanned PDF pages and images; None: they are
+    skipped with a reason; DEFER: scanned PDF pages are listed, not read (`scanned_pages`).
+    """
     name, p = str(path), Path(path)
+    limits = limits or LoadLimits(max_bytes=max_bytes)
+    kind = kind_of(p)
+    if data is None:
+        data = read_regular(p, limits.max_bytes)
+    return load_bytes(name, kind, data, limits, ocr)
+
+
+def kind_of(path: str | Path) -> str:
+    """The loader for `path` by its extension; FileSkipped for an unsupported one."""
+    p = Path(path)
     kind = KINDS.get(p.suffix.lower())
     if kind is None:
         what = p.suffix or "(no extension)"
-        raise FileSkipped(name, f"unsupported file type {what} {_SUPPORTED}")
-    data = _read_bytes(p, max_bytes)
+        raise FileSkipped(str(path), f"unsupported file type {what} {_SUPPORTED}")
+    return kind
+
+
+DEFER = "defer"     # load_file's `ocr`: list scanned PDF pages for the caller to read
+
+
+def load_bytes(name: str, kind: str, data: bytes, limits: LoadLimits, ocr=None) -> RawDocument:
+    """Parse the bytes of one file of `kind`; FileSkipped (never anything else) on trouble."""
     if not data:
         raise FileSkipped(name, "empty file")
     try:
-        raw = _LOADERS[kind](name, data, ocr) if kind in ("pdf", "image") else _LOADERS[kind](name, data)
+        raw = _LOADERS[kind](name, data, limits, ocr) if kind in ("pdf", "image") else _LOADERS[kind](name, data, limits)
     except FileSkipped:
+        raise
+    except RecursionError:
+        raise too_deep(name, "the content is", limits) from None
+    except MemoryError:
         raise
     except Exception as e:  # a file shape no parser foresaw: skip it, never stop the batch
         raise FileSkipped(name, f"could not read this .{kind} file: {one_line(e)}") from e
-    if not raw.text.strip():
+    if not raw.text.strip() and not raw.scanned_pages:
         raise FileSkipped(name, "no text")
+    if len(raw.text) > limits.max_chars:
+        raise too_many_chars(name, limits)
     return raw
 
 
@@ -55,42 +84,6 @@ def one_line(e: BaseException, limit: int = 120) -> str:
     lines = str(e).strip().splitlines()
     msg = lines[0] if lines else type(e).__name__
     return msg if len(msg) <= limit else msg[: limit - 1] + "…"
-
-
-def _read_bytes(p: Path, max_bytes: int) -> bytes:
-    name = str(p)
-    try:
-        st = p.stat()
-        if stat.S_ISDIR(st.st_mode):
-            raise FileSkipped(name, "is a folder, not a file")
-        if not stat.S_ISREG(st.st_mode):  # FIFOs and devices would block or never end
-            raise FileSkipped(name, "not a regular file")
-        if st.st_size > max_bytes:
-            raise FileSkipped(name, _too_big(st.st_size, max_bytes))
-        with p.open("rb") as f:
-            data = f.read(max_bytes + 1)   # +1: notice a file that grew after stat
-    except FileNotFoundError:
-        reason = "broken symbolic link (its target is missing)" if p.is_symlink() else "file not found"
-        raise FileSkipped(name, reason) from None
-    except PermissionError:
-        raise FileSkipped(name, "permission denied") from None
-    except (OSError, ValueError) as e:  # ValueError: a NUL in the name
-        raise FileSkipped(name, f"cannot read file ({getattr(e, 'strerror', None) or e})") from None
-    if len(data) > max_bytes:
-        raise FileSkipped(name, _too_big(len(data), max_bytes))
-    return data
-
-
-def _too_big(size: int, limit: int) -> str:
-    return f"file is {_human(size)}, over the {_human(limit, trim=True)} limit (POLICYQA_MAX_FILE_MB)"
-
-
-def _human(n: int, trim: bool = False) -> str:
-    for unit, scale in (("MB", 2**20), ("KB", 2**10)):
-        if n >= scale:
-            s = f"{n / scale:.1f}"
-            return f"{s[:-2] if trim and s.endswith('.0') else s} {unit}"
-    return f"{n} bytes"
 
 
 # ---- text encodings ---------------------------------------------------------------
@@ -109,35 +102,65 @@ def decode_text(data: bytes, declared: str | None = None) -> tuple[str, str]:
     `declared` is a charset the file names itself (HTML <meta charset>); it is trusted
     only when it decodes the bytes strictly and UTF-8 does not.
     """
-    text, codec = _decode(data, declared)
-    return text.replace("\r\n", "\n").replace("\r", "\n"), codec
+    text, codec, _ = decode_counted(data, declared)
+    return text, codec
 
 
-def _decode(data: bytes, declared: str | None) -> tuple[str, str]:
+def decode_counted(data: bytes, declared: str | None = None) -> tuple[str, str, int]:
+    """`decode_text` plus the number of invalid bytes replaced by U+FFFD: a text that
+    decodes but for a few bytes (at most 1 in 1,000) is read, not refused."""
+    text, codec, bad = _decode(data, declared)
+    return text.replace("\r\n", "\n").replace("\r", "\n"), codec, bad
+
+
+def _decode(data: bytes, declared: str | None) -> tuple[str, str, int]:
     for bom, codec in _BOMS:
         if data.startswith(bom):
             text = data[len(bom):].decode(codec, errors="replace")
             if _garbled_share(text) > 0.05:   # bytes that merely start like a BOM
                 raise ValueError(_BINARY)
-            return text, codec
+            return text, codec, _replaced(text, data, codec)
     codec = _bomless_utf16(data)
     if codec:
-        return data.decode(codec), codec
+        return data.decode(codec), codec, 0
     if b"\x00" in data or _control_share(data[:65536]) > 0.05:
         raise ValueError(_BINARY)
     for codec in ("utf-8", _charset_codec(declared)):
         if codec:
             try:
-                return data.decode(codec), codec
+                return data.decode(codec), codec, 0
             except UnicodeDecodeError:
                 pass
     guess = _guess_chinese(data)
     if guess:
         return guess
     best = charset_normalizer.from_bytes(data).best()
-    if best is None:
-        raise ValueError("unknown text encoding (save the file as UTF-8)")
-    return str(best), best.encoding
+    if best is not None:
+        return str(best), best.encoding, 0
+    # A few bad bytes (a cut multi-byte character, a stray byte) in otherwise good text.
+    for codec in ("utf-8", _charset_codec(declared)):
+        if codec:
+            text = data.decode(codec, errors="replace")
+            bad = _replaced(text, data, codec)
+            if bad <= _tolerated(text):
+                return text, codec, bad
+    guess = _guess_chinese(data, errors="replace")
+    if guess and guess[2] <= _tolerated(guess[0]):
+        return guess
+    raise ValueError("unknown text encoding (save the file as UTF-8)")
+
+
+def _tolerated(text: str) -> int:
+    return max(16, len(text) // 1000)
+
+
+def _replaced(text: str, data: bytes, codec: str) -> int:
+    """U+FFFD characters that decoding made, not those the text itself holds."""
+    try:
+        own = data.count("\ufffd".encode(codec.replace("-sig", "")))
+    except (LookupError, UnicodeEncodeError):
+        own = 0
+    return max(0, text.count("\ufffd") - own)
 
 
 def _control_share(sample: bytes) -> float:
@@ -193,8 +216,9 @@ def _charset_codec(declared: str | None) -> str | None:
     return "gb18030" if codec in ("gb2312", "gbk") else codec
 
 
-def _guess_chinese(data: bytes) -> tuple[str, str] | None:
-    """Strict GB18030 vs Big5 decodes, chosen by how plausible the characters are.
+def _guess_chinese(data: bytes, errors: str = "strict") -> tuple[str, str, int] | None:
+    """GB18030 vs Big5 decodes, chosen by how plausible the characters are; with
+    errors="replace", also the count of bytes replaced.
 
     Statistical detectors misjudge short Chinese texts; but Big5 bytes read as GBK give
     kana, private-use and rare characters, and GBK read as Big5 gives bopomofo and rare
@@ -203,14 +227,14 @@ def _guess_chinese(data: bytes) -> tuple[str, str] | None:
     scored = []
     for codec, common in _CHINESE:
         try:
-            text = data.decode(codec)
+            text = data.decode(codec, errors=errors)
         except UnicodeDecodeError:
             continue
         scored.append((_plausibility(text, common), codec, text))
     if not scored:
         return None
     score, codec, text = max(scored, key=lambda s: s[0])   # max keeps the first on ties: GB
-    return (text, codec) if score >= 0.3 else None
+    return (text, codec, _replaced(text, data, codec)) if score >= 0.3 else None
 
 
 def _plausibility(text: str, common) -> float:
@@ -257,22 +281,25 @@ _CHINESE = (("gb18030", _common_simplified), ("big5", _common_traditional), ("cp
 
 # ---- txt / md ---------------------------------------------------------------------------
 
-def _load_txt(name: str, data: bytes) -> RawDocument:
-    text, codec = _decode_or_skip(name, data)
-    return RawDocument(path=name, kind="txt", text=text, encoding=codec)
+def _load_txt(name: str, data: bytes, limits: LoadLimits) -> RawDocument:
+    text, codec, warnings = _decode_or_skip(name, data)
+    return RawDocument(path=name, kind="txt", text=text, encoding=codec, warnings=warnings)
 
 
-def _load_md(name: str, data: bytes) -> RawDocument:
-    text, codec = _decode_or_skip(name, data)
+def _load_md(name: str, data: bytes, limits: LoadLimits) -> RawDocument:
+    text, codec, warnings = _decode_or_skip(name, data)
     meta, text = split_front_matter(text)
-    return RawDocument(path=name, kind="md", text=text, metadata=meta, encoding=codec)
+    return RawDocument(path=name, kind="md", text=text, metadata=meta, encoding=codec, warnings=warnings)
 
 
-def _decode_or_skip(name: str, data: bytes, declared: str | None = None) -> tuple[str, str]:
+def _decode_or_skip(name: str, data: bytes, declared: str | None = None) -> tuple[str, str, list[str]]:
     try:
-        return decode_text(data, declared)
+        text, codec, bad = decode_counted(data, declared)
     except ValueError as e:
         raise FileSkipped(name, str(e)) from None
+    warnings = [f"{name}: {bad} invalid byte sequence{'s' if bad > 1 else ''} in {codec} text, "
+                "replaced by U+FFFD"] if bad else []
+    return text, codec, warnings
 
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n((?:.*\n)*?)(?:---|\.\.\.)[ \t]*(?:\n|\Z)")
@@ -349,15 +376,59 @@ _CJK = r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]"
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 
 
-def _load_html(name: str, data: bytes) -> RawDocument:
+def _load_html(name: str, data: bytes, limits: LoadLimits) -> RawDocument:
+    if len(data) > limits.max_unpacked:         # the parse tree takes ~40x the page's size
+        raise FileSkipped(name, f"{human(len(data))} of HTML, over the {human(limits.max_unpacked, trim=True)} "
+                                "limit for markup (POLICYQA_MAX_UNPACKED_MB)")
     m = _META_CHARSET.search(data[:4096])
-    text, codec = _decode_or_skip(name, data, m.group(1).decode("ascii") if m else None)
-    soup = BeautifulSoup(text, "lxml")
-    meta = {"title": _html_title(soup), "language": _html_lang(soup)}
+    text, codec, warnings = _decode_or_skip(name, data, m.group(1).decode("ascii") if m else None)
     out: list[str] = []
-    _html_walk(soup, out)
+    try:
+        _check_depth(text, limits.max_depth)      # before BeautifulSoup builds 100,000 nested tags
+        soup = BeautifulSoup(text, "lxml")
+        meta = {"title": _html_title(soup), "language": _html_lang(soup)}
+        _html_walk(soup, out, depth=limits.max_depth)
+    except _TooDeep:
+        raise too_deep(name, "HTML elements", limits) from None
     return RawDocument(path=name, kind="html", text=_html_lines(out),
-                       metadata={k: v for k, v in meta.items() if v}, encoding=codec)
+                       metadata={k: v for k, v in meta.items() if v}, encoding=codec, warnings=warnings)
+
+
+class _TooDeep(Exception):
+    """Markup nested past LoadLimits.max_depth."""
+
+
+class _Depth:
+    """An lxml parser target that only counts nesting: the same events BeautifulSoup's
+    lxml builder gets, so the same depth, at a fraction of the cost."""
+
+    def __init__(self, limit: int):
+        self.depth, self.limit = 0, limit
+
+    def start(self, tag, attrib):
+        self.depth += 1
+        if self.depth > self.limit:
+            raise _TooDeep
+
+    def end(self, tag):
+        self.depth -= 1
+
+    def data(self, data):
+        pass
+
+    def close(self):
+        pass
+
+
+def _check_depth(text: str, limit: int) -> None:
+    parser = etree.HTMLParser(target=_Depth(limit))
+    try:
+        parser.feed(text)
+        parser.close()
+    except _TooDeep:
+        raise
+    except Exception:       # noqa: BLE001 - whatever lxml dislikes, BeautifulSoup copes with or reports
+        pass
 
 
 def _html_title(soup: BeautifulSoup) -> str | None:
@@ -375,7 +446,9 @@ def _html_lang(soup: BeautifulSoup) -> str | None:
     return (lang.strip() or None) if isinstance(lang, str) else None
 
 
-def _html_walk(node: Tag, out: list[str], pre: bool = False) -> None:
+def _html_walk(node: Tag, out: list[str], pre: bool = False, depth: int = 256) -> None:
+    if depth <= 0:
+        raise _TooDeep
     for child in node.children:
         if isinstance(child, NavigableString):
             if not isinstance(child, _SKIP_STRINGS):
@@ -390,26 +463,26 @@ def _html_walk(node: Tag, out: list[str], pre: bool = False) -> None:
         if name == "br":
             out.append("\n")
         elif name in _HEADINGS:
-            out.append("\n" + heading_line(_HEADINGS[name], _html_inline(child)) + "\n")
+            out.append("\n" + heading_line(_HEADINGS[name], _html_inline(child, depth - 1)) + "\n")
         elif name == "tr":
-            cells = [_html_inline(c) for c in child.find_all(["td", "th"], recursive=False)]
+            cells = [_html_inline(c, depth - 1) for c in child.find_all(["td", "th"], recursive=False)]
             out.append("\n" + " | ".join(c for c in cells if c) + "\n")
         elif name in _BLOCK:
             out.append("\n")
-            _html_walk(child, out, pre or name == "pre")
+            _html_walk(child, out, pre or name == "pre", depth - 1)
             out.append("\n")
         else:
-            _html_walk(child, out, pre)
+            _html_walk(child, out, pre, depth - 1)
 
 
 def _ws(m: re.Match) -> str:
     return _BREAK if "\n" in m.group(0) else " "
 
 
-def _html_inline(tag: Tag) -> str:
+def _html_inline(tag: Tag, depth: int = 256) -> str:
     """The text of a heading or table cell on one line."""
     out: list[str] = []
-    _html_walk(tag, out)
+    _html_walk(tag, out, depth=depth)
     return _HTML_SPACE.sub(" ", _resolve_breaks("".join(out))).strip(" \t\n\r\f")
 
 
@@ -429,21 +502,32 @@ def _html_lines(out: list[str]) -> str:
 _HEADING_STYLE = re.compile(r"(?:heading|标题)\s*([1-9])", re.I)
 
 
-def _load_docx(name: str, data: bytes) -> RawDocument:
+def _load_docx(name: str, data: bytes, limits: LoadLimits) -> RawDocument:
     if data.startswith(b"\xd0\xcf\x11\xe0"):  # OLE container: Word 97-2003, or an encrypted .docx
         raise FileSkipped(name, "not a .docx package (an old Word .doc or a password-protected "
                                 "document); save it as .docx")
+    check_package(name, data, limits)
     try:
         doc = docx.Document(io.BytesIO(data))
     except Exception as e:
+        if "Excessive depth" in str(e):        # libxml2's own nesting limit
+            raise too_deep(name, "XML elements", limits) from None
         raise FileSkipped(name, f"not a readable .docx file: {one_line(e)}") from None
     lines: list[str] = []
-    for block in doc.iter_inner_content():   # body order, so tables stay in place
-        if isinstance(block, Table):
-            lines.extend(_table_lines(block))
-        else:
-            level = _heading_level(block.style.name if block.style is not None else "")
-            lines.append(heading_line(level, block.text) if level else block.text)
+    size = 0
+    try:
+        for block in doc.iter_inner_content():   # body order, so tables stay in place
+            if isinstance(block, Table):
+                new = _table_lines(block, limits.max_depth)
+            else:
+                level = _heading_level(block.style.name if block.style is not None else "")
+                new = [heading_line(level, block.text) if level else block.text]
+            lines.extend(new)
+            size += sum(len(line) + 1 for line in new)
+            if size > limits.max_chars:         # stop reading, not only refuse at the end
+                raise too_many_chars(name, limits)
+    except _TooDeep:
+        raise too_deep(name, "tables", limits) from None
     text = "\n".join(lines).replace("\r\n", "\n").replace("\r", "\n")
     return RawDocument(path=name, kind="docx", text=text, metadata=_docx_meta(doc))
 
@@ -455,8 +539,10 @@ def _heading_level(style: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def _table_lines(table: Table) -> list[str]:
+def _table_lines(table: Table, depth: int = 256) -> list[str]:
     """One line per row, cells joined by " | "; merged cells counted once."""
+    if depth <= 0:
+        raise _TooDeep
     lines = []
     for row in table.rows:
         cells, seen = [], set()
@@ -464,17 +550,17 @@ def _table_lines(table: Table) -> list[str]:
             if cell._tc in seen:   # a horizontally merged cell repeats in row.cells
                 continue
             seen.add(cell._tc)
-            cells.append(" ".join(_cell_text(cell).split()))
+            cells.append(" ".join(_cell_text(cell, depth - 1).split()))
         line = " | ".join(c for c in cells if c)
         if line:
             lines.append(line)
     return lines
 
 
-def _cell_text(cell) -> str:
+def _cell_text(cell, depth: int) -> str:
     parts = []
     for block in cell.iter_inner_content():   # nested tables included
-        parts.append(" ".join(_table_lines(block)) if isinstance(block, Table) else block.text)
+        parts.append(" ".join(_table_lines(block, depth)) if isinstance(block, Table) else block.text)
     return " ".join(parts)
 
 
@@ -489,12 +575,12 @@ def _docx_meta(doc) -> dict:
     return {k: v for k, v in meta.items() if v}
 
 
-def _load_pdf(name: str, data: bytes, ocr=None) -> RawDocument:
+def _load_pdf(name: str, data: bytes, limits: LoadLimits, ocr=None) -> RawDocument:
     from .pdf import load_pdf  # pymupdf adds up to a second to start-up: only for PDFs
-    return load_pdf(name, data, ocr)
+    return load_pdf(name, data, limits, ocr)
 
 
-def _load_image(name: str, data: bytes, ocr=None) -> RawDocument:
+def _load_image(name: str, data: bytes, limits: LoadLimits, ocr=None) -> RawDocument:
     from .scan import load_image
     return load_image(name, data, ocr)
 

@@ -17,9 +17,11 @@ import re
 from pathlib import Path
 
 from .errors import FileSkipped
+from .guard import read_regular
 from .types import RawDocument
 
 _SUFFIX = ".meta.json"
+SIDECAR_MAX_BYTES = 2**20        # metadata, not a document: a larger "sidecar" is not read
 SIDECAR_SUFFIXES = (_SUFFIX,)   # both X.ext.meta.json and X.meta.json end so
 FIELDS = ("title", "authors", "issuer", "date", "doc_number", "language", "source_url",
           "display_title", "jurisdiction", "doc_type")
@@ -55,9 +57,9 @@ def read_sidecar(path: str | Path) -> dict:
         return {}
     name = str(found)
     try:
-        data = json.loads(found.read_bytes().decode("utf-8-sig"))
-    except OSError as e:
-        raise FileSkipped(name, f"cannot read metadata sidecar ({e.strerror or e})") from None
+        data = json.loads(read_regular(found, SIDECAR_MAX_BYTES).decode("utf-8-sig"))
+    except FileSkipped as e:
+        raise FileSkipped(name, f"cannot read metadata sidecar ({e.reason})") from None
     except UnicodeDecodeError:
         raise FileSkipped(name, "metadata sidecar is not UTF-8") from None
     except json.JSONDecodeError as e:

@@ -7,13 +7,15 @@ import re
 import pymupdf
 
 from .errors import FileSkipped
+from .guard import LoadLimits, too_many_chars
 from .load import one_line
 from .types import PageSpan, RawDocument
 
 
-def load_pdf(name: str, data: bytes, ocr=None) -> RawDocument:
+def load_pdf(name: str, data: bytes, limits: LoadLimits | None = None, ocr=None) -> RawDocument:
     """PDF bytes -> RawDocument with one PageSpan per page; FileSkipped when unusable.
-    `ocr`: an ingest.ocr.Recognizer for the scanned pages (None: they are reported)."""
+    `ocr`: an ingest.ocr.Recognizer for the scanned pages (None: they are reported;
+    load.DEFER: they are listed in `scanned_pages` for `read_scanned`, as the sandbox does)."""
     # MuPDF "repairs" almost anything; without a header it is surely another format
     # (an HTML error page saved as .pdf is the usual case).
     if b"%PDF" not in data[:1024]:
@@ -27,7 +29,7 @@ def load_pdf(name: str, data: bytes, ocr=None) -> RawDocument:
             raise FileSkipped(name, "PDF is encrypted (it needs a password to open)")
         if doc.page_count == 0:
             raise FileSkipped(name, "not a readable PDF: it has no pages")
-        texts = _page_texts(name, doc)
+        texts = _page_texts(name, doc, limits or LoadLimits())
         metadata = _pdf_meta(doc.metadata or {})
         repaired = doc.is_repaired
         blank = [n for n, t in enumerate(texts, start=1) if not t.strip()]
@@ -38,9 +40,29 @@ def load_pdf(name: str, data: bytes, ocr=None) -> RawDocument:
             bad = next(n for n in blank if n not in scans)
             raise FileSkipped(name, f"not a readable PDF: damaged or truncated (page {bad} "
                                     f"of {len(texts)} unreadable)")
-        from .scan import assemble, read_pages
-        scanned = read_pages(name, doc, scans, ocr)
-    if len(blank) == len(texts) and not scanned.pages:
+        if ocr == "defer":          # load.DEFER: the caller reads them (outside the sandbox's child)
+            text, pages = join_pages(texts)
+            if not scans and not text.strip():
+                raise FileSkipped(name, "PDF has no text layer and nothing to read on its pages")
+            return RawDocument(path=name, kind="pdf", text=text, pages=pages, metadata=metadata,
+                               scanned_pages=scans)
+        return _with_scans(name, doc, texts, scans, ocr, data, metadata)
+
+
+def read_scanned(name: str, data: bytes, raw: RawDocument, ocr) -> RawDocument:
+    """A PDF loaded with its scanned pages listed (load.DEFER), now with them read by `ocr`."""
+    texts = [raw.text[p.start:p.end] for p in raw.pages]
+    texts = [t[:-1] if t.endswith("\n") and i < len(texts) - 1 else t for i, t in enumerate(texts)]
+    with pymupdf.open(stream=data, filetype="pdf") as doc:
+        out = _with_scans(name, doc, texts, raw.scanned_pages, ocr, data, raw.metadata)
+    out.warnings[:0] = raw.warnings
+    return out
+
+
+def _with_scans(name: str, doc, texts: list[str], scans: list[int], ocr, data: bytes, metadata: dict) -> RawDocument:
+    from .scan import assemble, read_pages
+    scanned = read_pages(name, doc, scans, ocr)
+    if all(not t.strip() for t in texts) and not scanned.pages:
         why = scanned.failed[0]["reason"] if scanned.failed else "no text recognised"
         raise FileSkipped(name, f"PDF has no text layer (scanned images): {why}")
     for n, page in scanned.pages.items():
@@ -53,14 +75,17 @@ def _has_marks(page: pymupdf.Page) -> bool:
     return bool(page.get_images(full=False)) or bool(page.get_cdrawings())
 
 
-def _page_texts(name: str, doc: pymupdf.Document) -> list[str]:
-    texts = []
+def _page_texts(name: str, doc: pymupdf.Document, limits: LoadLimits) -> list[str]:
+    texts, size = [], 0
     for number, page in enumerate(doc, start=1):
         try:
             text = page.get_text("text")
         except Exception as e:
             raise FileSkipped(name, f"not a readable PDF: page {number}: {one_line(e)}") from None
         texts.append(text.replace("\r\n", "\n").replace("\r", "\n"))
+        size += len(texts[-1]) + 1
+        if size > limits.max_chars:            # stop reading, not only refuse at the end
+            raise too_many_chars(name, limits)
     return texts
 
 

@@ -6,12 +6,14 @@ ingested folder removed. Bad files are reported and skipped; the batch goes on.
 """
 from __future__ import annotations
 
+import getpass
 import hashlib
 import logging
 import os
 import re
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -24,18 +26,22 @@ from .chunk import ChunkSettings, chunk_document
 from .clean import clean
 from .embed import Embedder, compatible, default_embedder, load_embedder
 from .errors import FileSkipped, IndexMismatch
+from .guard import LoadLimits, read_regular, too_many_chunks
 from .identity import year_of
-from .load import load_file
-from .meta import is_sidecar, read_sidecar, resolve_metadata, sidecar_candidates
+from .load import kind_of, load_file
+from .meta import SIDECAR_MAX_BYTES, read_sidecar, resolve_metadata, sidecar_candidates
 from .ocr import OcrSettings, Recognizer
 from .ocr_text import span_confidence
+from .sandbox import Sandbox
 from .sentences import sentence_table
 from .structure import find_sections
 from .timeref import passage_years
 from .types import Chunk, PageSpan
+from .walk import walk
 
 log = logging.getLogger(__name__)
 PIPELINE_VERSION = 2      # bump when cleaning/structure/identity change, so documents are re-chunked
+PROVENANCE = ("added_by", "added_at", "added_from")
 
 
 @dataclass
@@ -71,14 +77,24 @@ class _Prepared:
 
 def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | dict | Embedder | None = None,
            chunking: ChunkSettings | None = None, rebuild: bool = False, max_bytes: int = 50 * 2**20,
-           cache_path: str | Path | None = None, progress: bool = True,
-           ocr: OcrSettings | None = None) -> IngestSummary:
+           cache_path: str | Path | None = None, progress: bool = True, limits: LoadLimits | None = None,
+           follow_links: bool = False, added_by: str | None = None,
+           origins: Mapping[str, str] | None = None, ocr: OcrSettings | None = None) -> IngestSummary:
     """Bring the index at `index_dir` up to date with the files under `paths`.
-    `ocr`: how scanned pages are read (default OcrSettings(); used when OCR is installed)."""
+
+    `limits` bound each file (default: `max_bytes` and the defaults of LoadLimits);
+    `follow_links` follows symbolic links out of the folders named. Each new or changed
+    document records who added it (`added_by`, default the OS user), when, and from which
+    file (`origins` maps a file's real path to the name to record, e.g. an upload's own).
+    `ocr`: how scanned pages are read (default OcrSettings(); used when OCR is installed).
+    """
     t0 = time.perf_counter()
     chunking = chunking or ChunkSettings()
+    limits = limits or LoadLimits(max_bytes=max_bytes)
+    provenance = _Provenance(added_by or _os_user(), dict(origins or {}))
     summary = IngestSummary(index=str(index_dir))
-    with store.writer_lock(index_dir), Recognizer(ocr or OcrSettings(), progress) as recognizer:
+    with store.writer_lock(index_dir), Recognizer(ocr or OcrSettings(), progress) as recognizer, \
+            Sandbox(limits, ocr=recognizer) as sandbox:
         old = store.load(index_dir) if store.exists(index_dir) and not rebuild else None
         emb = _choose_embedder(embedder, old, index_dir)
         if getattr(emb, "fallback_reason", None):
@@ -88,17 +104,18 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
             old = store.empty(emb.info, settings_key)
         rechunk_all = old.manifest.get("chunking") != settings_key
         known = {m["source_path"]: d for d, m in old.manifest["documents"].items() if m.get("source_path")}
-        files, walked_dirs = _walk(paths, summary)
+        walked = walk(paths, follow_links=follow_links)
+        summary.skipped.extend(walked.skipped)
 
         keep: dict[str, _Prepared | None] = {}     # doc_id -> prepared (None: keep the old one)
-        for path in tqdm(files, desc="files", unit="file", file=sys.stderr, disable=not progress):
-            _ingest_one(path, old, known, keep, rechunk_all, chunking, max_bytes, summary, recognizer)
+        for path in tqdm(walked.files, desc="files", unit="file", file=sys.stderr, disable=not progress):
+            _ingest_one(path, old, known, keep, rechunk_all, chunking, limits, sandbox, provenance, summary)
         summary.pages_recognised, summary.pages_from_ocr_cache = recognizer.recognised, recognizer.cached
 
         seen = set(keep)
         for doc_id, m in old.manifest["documents"].items():
             src = m.get("source_path", "")
-            gone = any(_is_under(src, d) for d in walked_dirs) and not os.path.exists(src)
+            gone = any(_is_under(src, d) for d in walked.folders) and not os.path.exists(src)
             if doc_id not in seen and gone:
                 summary.removed.append(doc_id)
             elif doc_id not in seen:
@@ -160,39 +177,42 @@ def _choose_embedder(spec, old: store.IndexData | None, index_dir) -> Embedder:
     return emb
 
 
-def _walk(paths, summary: IngestSummary) -> tuple[list[Path], list[Path]]:
-    """Files to ingest (sorted, de-duplicated) and the folders that were walked."""
-    files: dict[str, Path] = {}
-    dirs: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        if p.is_dir():
-            dirs.append(p.resolve())
-            for f in sorted(p.rglob("*")):
-                if any(part.startswith(".") for part in f.relative_to(p).parts) or is_sidecar(f):
-                    continue
-                if f.is_file() or f.is_symlink():
-                    # Unsupported files are handed to the loader too, which says why it skips them.
-                    files.setdefault(str(f.resolve()), f)
-        elif p.exists() or p.is_symlink():
-            files.setdefault(str(p.resolve()), p)
-        else:
-            summary.skipped.append({"path": str(p), "reason": "no such file or folder"})
-    return list(files.values()), dirs
+@dataclass(frozen=True)
+class _Provenance:
+    added_by: str
+    origins: dict[str, str]
+
+    def of(self, src: str) -> dict:
+        return {"added_by": self.added_by, "added_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "added_from": self.origins.get(src, src)}
 
 
-def _ingest_one(path: Path, old, known, keep, rechunk_all, chunking, max_bytes, summary, recognizer) -> None:
-    src = str(path.resolve())
+def _os_user() -> str:
     try:
-        content_hash = _content_hash(path, max_bytes)
+        return getpass.getuser()
+    except (OSError, KeyError):           # no name for this uid (containers)
+        return f"uid {os.getuid()}"
+
+
+def _ingest_one(path: Path, old, known, keep, rechunk_all, chunking, limits: LoadLimits, sandbox: Sandbox,
+                provenance: _Provenance, summary) -> None:
+    src = os.path.realpath(path)
+    try:
+        kind_of(path)                                      # an unsupported file is not even read
+        data = read_regular(path, limits.max_bytes)       # devices and FIFOs are refused unread
+        content_hash = _content_hash(path, data)
         doc_id = known.get(src) or _new_doc_id(path, old.manifest["documents"], keep)
         prev = old.manifest["documents"].get(doc_id)
-        if prev and prev.get("content_hash") == content_hash and not rechunk_all:
+        same = prev is not None and prev.get("content_hash") == content_hash
+        if same and not rechunk_all:
             keep[doc_id] = None
             summary.unchanged.append(doc_id)
             return
-        prepared = prepare_document(path, doc_id, chunking, max_bytes, summary.warnings, recognizer)
+        prepared = prepare_document(path, doc_id, chunking, limits.max_bytes, summary.warnings,
+                                    load=sandbox.load_file, data=data, limits=limits)
         prepared.doc.metadata.update(source_path=src, content_hash=content_hash)
+        # Re-chunking the same content keeps who added it; new content records this ingest.
+        prepared.doc.metadata.update({k: prev[k] for k in PROVENANCE if k in prev} if same else provenance.of(src))
         keep[doc_id] = prepared
         (summary.updated if prev else summary.added).append(doc_id)
     except FileSkipped as e:
@@ -203,15 +223,23 @@ def _ingest_one(path: Path, old, known, keep, rechunk_all, chunking, max_bytes, 
 
 
 def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes: int,
-                     warnings: list[str] | None = None, ocr: Recognizer | None = None) -> _Prepared:
-    """Load, clean, structure and chunk one file (no embedding). `ocr` reads scanned
-    pages (None: a Recognizer with the default settings, for this file only)."""
-    if ocr is None:
-        with Recognizer() as own:
-            return prepare_document(path, doc_id, chunking, max_bytes, warnings, own)
-    raw = load_file(path, max_bytes=max_bytes, ocr=ocr)
+                     warnings: list[str] | None = None, *, load=None, data: bytes | None = None,
+                     limits: LoadLimits | None = None, ocr: Recognizer | None = None) -> _Prepared:
+    """Load, clean, structure and chunk one file (no embedding). `load` is `Sandbox.load_file`
+    (default: `load_file` in this process, scanned pages read by `ocr`, or by a Recognizer
+    with the default settings for this file only); `data`, the file's bytes when they have
+    been read already."""
+    limits = limits or LoadLimits(max_bytes=max_bytes)
+    if load is None:
+        if ocr is None:
+            with Recognizer() as own:
+                return prepare_document(path, doc_id, chunking, max_bytes, warnings, data=data, limits=limits,
+                                        ocr=own)
+        raw = load_file(path, data=data, limits=limits, ocr=ocr)
+    else:
+        raw = load(path, data=data, limits=limits)
     if warnings is not None:
-        warnings.extend(f"{path}: {w}" for w in raw.warnings)
+        warnings.extend(raw.warnings)
     try:
         sidecar = read_sidecar(path)
     except FileSkipped as e:
@@ -228,6 +256,8 @@ def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes
     ref_year = year_of(metadata.get("date"))
     chunks = [replace(c, years=passage_years(c.text, c.section, ref_year))
               for c in chunk_document(doc_id, cleaned.text, sections, pages, chunking)]
+    if len(chunks) > limits.max_chunks:          # each one would be embedded
+        raise too_many_chunks(str(path), len(chunks), limits)
     if lines:
         chunks = [replace(c, ocr_confidence=span_confidence(lines, c.start, c.end)) for c in chunks]
     metadata.update(doc_id=doc_id, n_chars=len(cleaned.text), n_chunks=len(chunks),
@@ -371,20 +401,15 @@ def _sentences(new: _Assembled, old: store.IndexData, emb: Embedder | None, cach
     return table, vectors
 
 
-def _content_hash(path: Path, max_bytes: int) -> str:
+def _content_hash(path: Path, data: bytes) -> str:
     """Hash of the file and its sidecar, so editing either re-indexes the document."""
-    h = hashlib.sha256()
-    try:
-        size = path.stat().st_size
-        if size <= max_bytes:
-            h.update(path.read_bytes())
-        else:
-            h.update(f"size:{size}".encode())
-    except OSError:
-        return ""          # the loader reports why it cannot read the file
+    h = hashlib.sha256(data)
     for side in sidecar_candidates(path):
         if side.is_file():
-            h.update(side.read_bytes())
+            try:
+                h.update(read_regular(side, SIDECAR_MAX_BYTES))
+            except FileSkipped:
+                pass                   # read_sidecar reports it
             break
     h.update(f"pipeline:{PIPELINE_VERSION}".encode())
     return h.hexdigest()
@@ -395,7 +420,7 @@ def _new_doc_id(path: Path, documents: dict, keep: dict) -> str:
     base = re.sub(r"[^\w.\-]+", "-", path.stem).strip("-.") or "doc"
     if base not in documents and base not in keep:
         return base
-    return f"{base}-{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:6]}"
+    return f"{base}-{hashlib.sha1(os.path.realpath(path).encode()).hexdigest()[:6]}"
 
 
 def _is_under(path: str, folder: Path) -> bool:

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from .errors import FileSkipped
 from .load import one_line
-from .ocr import ENGINE, ENABLE_HINT, PageFailed, Recognizer, unavailable
+from .ocr import ENGINE, PageFailed, Recognizer, unavailable
 from .ocr_text import PageText, QuoteState, page_text
 from .types import RawDocument
 
@@ -124,7 +124,7 @@ def assemble(name: str, kind: str, texts: list[str], scanned: Scanned, data: byt
                        "confidence": round(sum((r[1] - r[0]) * r[7] for r in lines) / chars, 4),
                        "file_sha256": hashlib.sha256(data).hexdigest()}
     return RawDocument(path=name, kind=kind, text=text, pages=pages, metadata=meta,
-                       lines=lines, warnings=list(scanned.warnings))
+                       lines=lines, warnings=[f"{name}: {w}" for w in scanned.warnings])
 
 
 def page_png(path: str, page: int, max_side: int = 1400) -> bytes:

@@ -166,9 +166,11 @@ def save(index_dir: str | Path, data: IndexData) -> Path:
     previous = (root / CURRENT).resolve().name if (root / CURRENT).is_symlink() else None
     gen = root / f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = root / (".tmp-" + gen.name)
+    _remove_abandoned(root)
     try:
         tmp.mkdir()
-        _write_generation(tmp, data)
+        with _writing(tmp):
+            _write_generation(tmp, data)
         os.rename(tmp, gen)
         link_tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
         os.symlink(gen.name, link_tmp)
@@ -180,6 +182,42 @@ def save(index_dir: str | Path, data: IndexData) -> Path:
     _prune(root, keep={gen.name, previous})
     data.path = gen
     return gen
+
+
+_WRITING = ".writing"
+
+
+@contextlib.contextmanager
+def _writing(tmp: Path):
+    """Hold a lock inside a half-written generation while writing it, so the next writer
+    can tell an abandoned one (its writer crashed: the lock is free) from a live one."""
+    with open(tmp / _WRITING, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            os.unlink(tmp / _WRITING)
+
+
+def _remove_abandoned(root: Path) -> None:
+    """Half-written generations whose writer is gone (killed mid-write)."""
+    for p in root.glob(".tmp-gen-*"):
+        lock = p / _WRITING
+        try:
+            with open(lock, "r") as f:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)      # free: nobody writes it
+        except BlockingIOError:
+            continue                                               # a live writer
+        except FileNotFoundError:
+            # No lock (yet, or a writer of an older version): only when clearly abandoned.
+            try:
+                if time.time() - p.stat().st_mtime < 60:
+                    continue
+            except OSError:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(p, ignore_errors=True)
 
 
 def _write_generation(folder: Path, data: IndexData) -> None:
@@ -250,12 +288,9 @@ def writer_lock(index_dir: str | Path):
 
 def _prune(root: Path, keep: set[str | None]) -> None:
     """Remove generations other than the new and the previous one (kept for readers that
-    resolved CURRENT just before the swap), and leftovers of interrupted writes."""
+    resolved CURRENT just before the swap)."""
     for p in root.glob("gen-*"):
         if p.is_dir() and p.name not in keep:
-            shutil.rmtree(p, ignore_errors=True)
-    for p in root.glob(".tmp-gen-*"):
-        if time.time() - p.stat().st_mtime > 3600:   # an interrupted write, long dead
             shutil.rmtree(p, ignore_errors=True)
 
 

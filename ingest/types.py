@@ -22,9 +22,10 @@ class RawDocument:
     metadata: dict = field(default_factory=dict)          # what the file itself says (title, ...)
     encoding: str | None = None                 # detected text encoding, for text formats
     # Scanned pages: (start, end, page, x0, y0, x1, y1, confidence) of each recognised
-    # line, its box in fractions of the page; and what the loader could not read.
+    # line, its box in fractions of the page.
     lines: list[tuple] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)     # "path: what was repaired or not read" lines
+    scanned_pages: list[int] = field(default_factory=list)   # pages left for OCR (the sandbox's child reads none)
 
 
 @dataclass(frozen=True)

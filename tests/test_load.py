@@ -214,9 +214,13 @@ def test_unreadable_paths(tmp_path):
 def test_permission_denied(tmp_path, monkeypatch):
     path = write(tmp_path / "secret.txt", "保密".encode())
     if os.geteuid() == 0:   # root reads files whatever their mode: make open() refuse instead
-        def refuse(self, *args, **kwargs):
-            raise PermissionError(13, "Permission denied", str(self))
-        monkeypatch.setattr(Path, "open", refuse)
+        real_open = os.open
+
+        def refuse(file, *args, **kwargs):
+            if os.fspath(file) == str(path):
+                raise PermissionError(13, "Permission denied", str(file))
+            return real_open(file, *args, **kwargs)
+        monkeypatch.setattr(os, "open", refuse)
     else:
         path.chmod(0)
     assert skipped(path) == "permission denied"

@@ -43,14 +43,24 @@ def _need_browser():
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory, cache_dir):
+def fake_llm():
+    from .fake_llm import FakeLLM
+    server = FakeLLM()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, cache_dir, fake_llm):
     _need_browser()
     data = tmp_path_factory.mktemp("ui-browser")
     idx = data / "index"
     ingest([SEED], idx, cache_path=cache_dir / "embeddings.sqlite", progress=False)
     port = free_port()
+    # The scripted LLM is on the operator's list, so a visitor may choose it in the page.
     env = {**os.environ, "POLICYQA_CACHE_DIR": str(cache_dir), "GRADIO_ANALYTICS_ENABLED": "False",
-           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+           "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1",
+           "POLICYQA_LLM_ALLOWED_URLS": fake_llm.url}
     url = f"http://127.0.0.1:{port}/"
     with http_server([sys.executable, "ui.py", "--index", str(idx), "--port", str(port)], url,
                      data / "app.log", name="the app", env=env, cwd=ROOT):
@@ -154,14 +164,6 @@ def test_citation_opens_the_document_at_the_highlighted_sentence(page):
     _shot(page, "citation")
 
 
-@pytest.fixture(scope="module")
-def fake_llm():
-    from .fake_llm import FakeLLM
-    server = FakeLLM()
-    yield server
-    server.close()
-
-
 def test_llm_mode_streams_and_marks_unverified_sentences(page, fake_llm):
     from .fake_llm import Reply, sources
 
@@ -263,6 +265,31 @@ def test_upload_search_filter_and_remove(page, tmp_path):
     page.fill("#pq-query textarea, #pq-query input", "人工智能核心产业规模")
     page.click("#pq-search-btn")
     page.wait_for_function("() => !document.querySelector('#pq-results').innerText.includes('一千二百亿元')")
+
+
+def test_links_in_a_document_stay_text_and_its_card_says_who_added_it(page, tmp_path):
+    """The chat renders Markdown; a document's Markdown link, image or bare URL must not
+    become one. The source card names who added the document, and from which file."""
+    f = tmp_path / "链接测试.md"
+    f.write_text("# 链接测试通知\n\n青岛市2024年新建5G基站一万二千个，详见[点此下载](http://evil.example/a)和"
+                 "![图](http://evil.example/b.png)，或访问 http://evil.example/c 与 www.evil.example。\n", "utf-8")
+    _tab(page, "文库 Library")
+    page.set_input_files("#pq-upload input[type=file]", str(f))
+    page.get_by_text("链接测试.md").first.wait_for(timeout=3 * TIMEOUT_MS)
+    page.click("#pq-ingest")
+    page.wait_for_selector("#pq-status .pq-msg-ok", timeout=3 * TIMEOUT_MS)
+    assert "anonymous" in page.inner_text("#pq-library")
+    _tab(page, "问答 Chat")
+    ans = _ask(page, "青岛市2024年新建多少个5G基站？", 1)
+    assert "pq-found" in ans.get_attribute("class")
+    card = ans.locator(".pq-card").first
+    assert "[点此下载](http://evil.example/a)" in card.inner_text()       # shown as the text it is
+    assert "added by anonymous" in card.inner_text() and "链接测试.md" in card.inner_text()
+    assert page.locator("#pq-chat a[href*='evil'], #pq-chat img[src*='evil']").count() == 0
+    _tab(page, "文库 Library")
+    _choose(page, "#pq-remove-choice", "链接测试通知")
+    page.click("#pq-remove")
+    page.wait_for_function("() => document.querySelector('#pq-status').innerText.includes('Removed')")
 
 
 def test_a_bad_upload_is_a_readable_message(page, tmp_path):

