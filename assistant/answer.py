@@ -129,9 +129,18 @@ def select(cands: list[Candidate], max_sentences: int = W.max_sentences, margin:
     if not cands:
         return []
     best = cands[0]
-    chosen = [c for c in cands
-              if c is best or (c.score >= best.score - margin and c.lexical >= W.select_lexical * best.lexical)]
-    return sorted(chosen[:max_sentences], key=lambda c: (c.hit_rank, c.doc_id, c.start))
+    chosen: list[Candidate] = []
+    for c in cands:
+        if len(chosen) == max_sentences:
+            break
+        if c is not best and (c.score < best.score - margin or c.lexical < W.select_lexical * best.lexical):
+            continue
+        # A run of two sentences overlapping one already taken would only drag in its
+        # neighbour, which did not make the cut on its own.
+        if any(o.doc_id == c.doc_id and c.start < o.end and o.start < c.end for o in chosen):
+            continue
+        chosen.append(c)
+    return sorted(chosen, key=lambda c: (c.hit_rank, c.doc_id, c.start))
 
 
 def widen(chosen: list[Candidate], q, hits, docs, subsections=None) -> list[Candidate]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.identity import DOC_TYPES, year_of
-from ingest.places import NATIONAL
+from ingest.places import NATIONAL, place_order
 from ingest.timeref import point_years
 from ingest.zhnum import zh_to_int
 
@@ -112,7 +112,7 @@ class Catalog:
                        and (place is None or d.jurisdiction == place)})
 
     def places_covered(self) -> list[str]:
-        return sorted({d.jurisdiction for d in self.docs if d.jurisdiction}, key=lambda p: (p != NATIONAL, p))
+        return sorted({d.jurisdiction for d in self.docs if d.jurisdiction}, key=place_order)
 
 
 def article_number(section: str) -> int | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ingest.places import NATIONAL, place
+from ingest.places import NATIONAL, place, place_order
 from ingest.timeref import format_years
 from ingest.zhnum import int_to_zh
 
@@ -130,9 +130,9 @@ def uncovered(c: Constraints, cat: Catalog, f: Fit, zh: bool) -> str | None:
     """Why no loaded document can answer, when the constraints leave no passage; else None."""
     if not f.dims or not len(cat.chunk_doc):
         return None
-    if (f.conflicts == 0).any():
+    art = _no_such_article(c, cat, zh)
+    if art or (f.conflicts == 0).any():
         # Some passage fits everything: the answer may be there (the found decision says).
-        art = _no_such_article(c, cat, zh)
         return art
     lines = []
     if c.unknown_names:
@@ -167,7 +167,7 @@ def _covered_years(cat: Catalog, kind: str | None, zh: bool) -> str:
         return f"已载入的文件中没有{label}" if zh else f"no {label} is loaded"
     # Places with the same years share one entry: 2026年（北京市、上海市）.
     same: dict[tuple[int, ...], list[str]] = {}
-    for where, years in sorted(groups.items(), key=lambda g: (g[0] != NATIONAL, g[0])):
+    for where, years in sorted(groups.items(), key=lambda g: place_order(g[0])):
         same.setdefault(tuple(sorted(set(years))), []).append(where)
     parts = []
     for years, wheres in same.items():

@@ -24,7 +24,8 @@ class Hit:
     years: tuple[int, ...] = ()
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        # Lists, as JSON gives them back: `--json` output equals `to_dict()` after a round trip.
+        return {**asdict(self), "years": list(self.years)}
 
 
 @dataclass(frozen=True)

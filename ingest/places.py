@@ -109,6 +109,14 @@ def place(name: str) -> Place | None:
     return _BY_NAME.get(name)
 
 
+_ORDER = {p.name: i for i, p in enumerate(PLACES)}
+
+
+def place_order(name: str) -> tuple[int, str]:
+    """Sort key: the country first, then the gazetteer's (official) order, 北京市 before 上海市."""
+    return (-1 if name == NATIONAL else _ORDER.get(name, len(_ORDER)), name)
+
+
 def places_in_chinese(text: str) -> list[tuple[int, int, str]]:
     """(start, end, canonical name) of the places named in Chinese text."""
     return [(m.start(), m.end(), _ZH_OF[m.group(0)].name) for m in _ZH_RE.finditer(text)]

@@ -169,7 +169,7 @@ def test_character_accuracy_of_scanned_renderings(seed_pages, scans_dir, ocr_cac
     with Recognizer(ocr_settings(ocr_cache)) as ocr:
         for label, pages, degrade in docs:
             pdf = scans.scan_pdf(scans.text_pdf(pages), scans_dir / f"acc-{label}.pdf", degrade=degrade)
-            prep = prepare_document(pdf, label, ChunkSettings(), 2**30, [], ocr)
+            prep = prepare_document(pdf, label, ChunkSettings(), 2**30, [], ocr=ocr)
             scores[label] = scans.char_accuracy(prep.doc.text, scans.printed_text(pages))
             assert all(c.ocr_confidence is not None and c.pages == (1,) for c in prep.chunks)
     assert min(scores.values()) >= 0.98, scores
@@ -272,7 +272,7 @@ def test_a_timed_out_worker_is_replaced(seed_pages, tmp_path):
 def test_page_limit_per_file(seed_scan_2, tmp_path, ocr_cache):
     warnings: list[str] = []
     with Recognizer(ocr_settings(ocr_cache, max_pages=1)) as ocr:
-        prep = prepare_document(seed_scan_2, "limited", ChunkSettings(), 2**30, warnings, ocr)
+        prep = prepare_document(seed_scan_2, "limited", ChunkSettings(), 2**30, warnings, ocr=ocr)
     assert {c.pages for c in prep.chunks} == {(1,)} and prep.doc.metadata["ocr"]["pages"] == [1]
     assert any("page 2 not recognised: over the limit of 1 scanned pages per file (POLICYQA_OCR_MAX_PAGES)" in w
                for w in warnings), warnings
@@ -303,7 +303,7 @@ def test_without_the_ocr_extra_images_are_skipped_with_how_to_enable(tmp_path, m
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "rapidocr_onnxruntime" else real(name, *a))
     png = scans.short_scan(tmp_path / "short.png")
     with Recognizer(ocr_settings(tmp_path)) as ocr, pytest.raises(FileSkipped) as e:
-        prepare_document(png, "short", ChunkSettings(), 2**30, [], ocr)
+        prepare_document(png, "short", ChunkSettings(), 2**30, [], ocr=ocr)
     assert "pip install 'policyqa[ocr]'" in e.value.reason and ocr.recognised == 0
 
 
