@@ -4,7 +4,10 @@ File systems hold more than files: symbolic links that loop, lead nowhere or lea
 the folder, folders that cannot be read. Each such entry becomes a skip with its reason;
 nothing here raises. A link leading outside the folder being ingested is not followed
 unless `follow_links` (a folder of documents must not pull in /etc/passwd); paths named
-directly are the caller's choice and are always taken.
+directly are the caller's choice and are always taken, and so is a folder named that holds
+nothing but links to files (`ln -s` of each document: a selection made by hand, as
+../shared/tools/dev_eval.sh makes its Chinese-only folder) -- a planted link sits among
+real documents.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .meta import is_sidecar
+from .meta import is_sidecar, left_out
 
 
 @dataclass
@@ -31,13 +34,26 @@ def walk(paths, *, follow_links: bool = False) -> Walked:
         if os.path.isdir(p):
             root = os.path.realpath(p)
             out.folders.append(Path(root))
-            _walk_folder(p, root, follow_links, seen, out, {root})
+            _walk_folder(p, root, follow_links or _only_file_links(p), seen, out, {root})
         elif os.path.lexists(p):
             seen.setdefault(os.path.realpath(p), p)    # the loader reports what is wrong with it
         else:
             out.skipped.append({"path": str(p), "reason": "no such file or folder"})
     out.files = list(seen.values())
     return out
+
+
+def _only_file_links(folder: Path) -> bool:
+    """Whether the folder holds links to regular files and nothing else (dotfiles and sidecars aside)."""
+    try:
+        with os.scandir(folder) as it:
+            entries = [e for e in it if not e.name.startswith(".") and not is_sidecar(Path(e.path))]
+    except OSError:
+        return False
+    try:
+        return bool(entries) and all(e.is_symlink() and stat.S_ISREG(os.stat(e.path).st_mode) for e in entries)
+    except OSError:                  # a dangling or looping link: not a hand-made selection
+        return False
 
 
 def _walk_folder(folder: Path, root: str, follow: bool, seen: dict, out: Walked, visited: set[str]) -> None:
@@ -55,7 +71,7 @@ def _walk_folder(folder: Path, root: str, follow: bool, seen: dict, out: Walked,
             _link(path, root, follow, seen, out, visited)
         elif entry.is_dir(follow_symlinks=False):
             _walk_folder(path, root, follow, seen, out, visited)
-        else:
+        elif not (entry.is_file(follow_symlinks=False) and left_out(path)):
             # Unsupported files, FIFOs and devices too: the loader says why it skips them.
             seen.setdefault(os.path.realpath(path), path)
 

@@ -318,6 +318,22 @@ def test_links_out_of_the_folder_are_followed_only_when_asked(bad_folder, tmp_pa
     assert not s.skipped and len(s.added) == 2
 
 
+def test_a_folder_made_only_of_links_to_files_is_a_selection(tmp_path):
+    """dev_eval.sh's Chinese-only folder: `ln -s` of each document. Links to files only are
+    followed; one real file among them makes it an ordinary folder again."""
+    from ingest.walk import walk
+    docs, picks = tmp_path / "docs", tmp_path / "picks"
+    docs.mkdir(), picks.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (docs / name).write_text("上海市推进人工智能产业发展。", "utf-8")
+        os.symlink(docs / name, picks / name)
+    w = walk([picks])
+    assert sorted(p.name for p in w.files) == ["a.txt", "b.txt"] and not w.skipped
+    (picks / "own.txt").write_text("本地文件。", "utf-8")
+    w = walk([picks])
+    assert [p.name for p in w.files] == ["own.txt"] and len(w.skipped) == 2
+
+
 def test_terminal_output_carries_no_escape_codes(tmp_path, cache_dir, capsys, monkeypatch):
     """A title with escape codes (from a sidecar) and text with a bidi override print clean."""
     doc = tmp_path / "t.txt"
