@@ -24,6 +24,7 @@ import gradio as gr  # noqa: E402
 from assistant import render  # noqa: E402
 from assistant.accounts import ROLE_NAMES, Accounts  # noqa: E402
 from assistant.app_service import AppService  # noqa: E402
+from assistant.constraints import filters, parse_years  # noqa: E402
 from assistant.llm import LLMConfig  # noqa: E402
 from ingest.errors import BadQuery, IndexBusy, IndexMismatch, IndexNotFound, PolicyQAError  # noqa: E402
 
@@ -31,11 +32,15 @@ log = logging.getLogger("policyqa.ui")
 STEP_SECONDS = 0.04          # pause between streamed sentences, so the answer visibly grows
 CONCURRENCY = 8              # events of one kind running at once (questions from many sessions)
 
+# What the starter library (corpus/) shows: a year's report, a law's article, a comparison,
+# English over Chinese text; tests/test_starter.py asks each one.
 EXAMPLES = [
-    "2022年北京全年专利授权量是多少？",
-    "“三城一区”中中关村科学城发挥什么作用？",
+    "2024年国内生产总值增长预期目标是多少？",
+    "专利法第四十二条规定了什么？",
+    "2025年北京和上海的地区生产总值分别是多少？",
+    "What were the GDP growth targets for 2021 and 2022?",
     "How many patents were granted in Beijing in 2022?",
-    "What four core functions were defined for Beijing in February 2014?",
+    "2022年北京全年专利授权量是多少？",
 ]
 
 # Clicks on links inside answers and results. The chat's sanitiser keeps only href, so a
@@ -126,10 +131,18 @@ def session_llm(svc: AppService, base_url: str = "", model: str = "", api_key: s
                      base.connect_timeout, base.max_tokens, base.temperature)
 
 
+def make_filters(years: str = "", places: list[str] | None = None, doc_types: list[str] | None = None,
+                 doc_ids: list[str] | None = None):
+    """The filter boxes as a `Constraints` (None when all are empty); BadQuery on bad years."""
+    return filters(years=parse_years(years or ""), places=places or None, doc_types=doc_types or None,
+                   docs=doc_ids or None)
+
+
 def chat_reply(svc: AppService, message: str, history: list | None, mode: str = "extractive",
-               llm: LLMConfig | None = None, turns: list | None = None):
+               llm: LLMConfig | None = None, turns: list | None = None, scope=None):
     """Answer one message, streaming it. Yields (chat, question box, turns); `turns` holds the
-    (question, answer text) pairs that LLM mode uses to resolve follow-up questions."""
+    (question, answer text) pairs that LLM mode uses to resolve follow-up questions; `scope`,
+    the filters (`make_filters`) that only passages fitting them may answer."""
     history, turns = list(history or []), list(turns or [])
     mode = MODES.get(mode, mode)
     q = (message or "").strip()
@@ -144,7 +157,7 @@ def chat_reply(svc: AppService, message: str, history: list | None, mode: str = 
     yield show(render.pending_html())
     got, draft, shown = None, "", 0.0
     try:
-        for item in svc.ask_stream(q, mode=mode, llm=llm, history=turns if mode == "llm" else ()):
+        for item in svc.ask_stream(q, mode=mode, llm=llm, history=turns if mode == "llm" else (), filters=scope):
             if isinstance(item, str):
                 draft += item
                 if time.monotonic() - shown >= STEP_SECONDS:     # not one page update per token
@@ -169,32 +182,66 @@ def pick_example(evt: gr.SelectData) -> str:
     return v.get("text", "") if isinstance(v, dict) else str(v or "")
 
 
-def run_search(svc: AppService, query: str, doc_ids: list[str] | None, k: float) -> str:
+def run_search(svc: AppService, query: str, doc_ids: list[str] | None, k: float, years: str = "",
+               places: list[str] | None = None, doc_types: list[str] | None = None) -> str:
     if not (query or "").strip():
         return render.message_html("请输入要查找的词语或问题。 Type words or a question to search for.")
     try:
-        found = svc.search(query, k=int(k or 10), doc_ids=doc_ids or None)
+        scope = make_filters(years, places, doc_types)
+        found = svc.search(query, k=int(k or 10), doc_ids=doc_ids or None, filters=scope)
     except Exception as e:          # noqa: BLE001
         return render.message_html(describe(e), "error")
-    return render.hits_html(query.strip(), found.hits, found.terms, filtered=bool(doc_ids))
+    return render.hits_html(query.strip(), found.hits, found.terms, filtered=bool(doc_ids) or scope is not None)
 
 
 def run_lookup(svc: AppService, term: str) -> str:
     """Glossary entries, dictionary senses (without a glossary match), counts and passages."""
+    return lookup_view(svc, term, by_year=False)[0]
+
+
+def lookup_view(svc: AppService, term: str, doc_type: str | None = None, by_year: bool = True):
+    """The Lookup tab: its HTML (with the term by year, each year linking to its passages),
+    the chart's rows (None with fewer than two years) and the lookup's dict (for the chart's clicks)."""
     if not (term or "").strip():
-        return render.message_html("请输入要查的术语（中文或英文）。 Type a term to look up, in Chinese or English.")
+        return (render.message_html("请输入要查的术语（中文或英文）。 Type a term to look up, in Chinese or English."),
+                None, None)
     try:
-        result = svc.lookup(term.strip())
+        result = svc.lookup(term.strip(), by_year=by_year, doc_types=(doc_type,) if doc_type else None).to_dict()
     except Exception as e:          # noqa: BLE001
-        return render.message_html(describe(e), "error")
-    return render.lookup_html(result.to_dict())
+        return render.message_html(describe(e), "error"), None, None
+    rows = render.trend_rows(result["by_year"]) if by_year else []
+    return render.lookup_html(result), (_chart(rows) if len(rows) >= 2 else None), result
+
+
+def _chart(rows: list[dict]):
+    import pandas as pd
+    return pd.DataFrame(rows, columns=["year", "count"])
+
+
+def trend_pick(result: dict | None, evt: gr.SelectData) -> str:
+    """A click (or a brushed range) on the trend chart: that year's passages."""
+    if not result or not result.get("by_year"):
+        return ""
+    picked = evt.index if isinstance(evt.index, (list, tuple)) else [evt.index]
+    years = sorted({int(r["year"]) for r in render.trend_rows(result["by_year"])})
+    try:
+        nums = [float(v) for v in picked if v is not None]
+    except (TypeError, ValueError):
+        nums = []
+    chosen = [y for y in years if nums and min(nums) - 0.5 <= y <= max(nums) + 0.5] or years[-1:]
+    return "".join(render.year_passages_html(result["by_year"], result["concordance"], y) for y in chosen)
 
 
 def lookup_request(svc: AppService, request: str):
     """A click on a highlighted term ('#lookup/<term>'): fill the Lookup box, switch to the
     Lookup tab and show the lookup."""
     term = render.parse_lookup_request(request) or ""
-    return gr.Tabs(selected="lookup"), term, run_lookup(svc, term)
+    return (gr.Tabs(selected="lookup"), term, *_lookup_outputs(lookup_view(svc, term)))
+
+
+def _lookup_outputs(got):
+    html_out, chart, result = got
+    return html_out, gr.BarPlot(value=chart, visible=chart is not None), result, ""
 
 
 def view_document(svc: AppService, request: str):
@@ -218,9 +265,21 @@ def library_state(svc: AppService):
         docs = svc.documents()
     except Exception as e:          # noqa: BLE001 - e.g. an index that must be rebuilt
         return render.message_html(describe(e), "error"), gr.Dropdown(choices=[]), gr.Dropdown(choices=[])
-    choices = [(f'{d.get("title") or d["doc_id"]}（{d["doc_id"]}）', d["doc_id"]) for d in docs]
+    choices = [(f'{d.get("display_title") or d.get("title") or d["doc_id"]}（{d["doc_id"]}）', d["doc_id"])
+               for d in docs]
     return (render.library_html(docs), gr.Dropdown(choices=choices, value=[], multiselect=True),
             gr.Dropdown(choices=choices, value=[], multiselect=True))
+
+
+def facet_state(svc: AppService):
+    """The places and document types the filters offer: Search's, Chat's, then the Lookup
+    chart's single type (empty: all)."""
+    try:
+        places, kinds = svc.facets()
+    except Exception:               # noqa: BLE001 - the library state shows the error
+        places, kinds = [], []
+    return (gr.Dropdown(choices=places), gr.Dropdown(choices=kinds), gr.Dropdown(choices=places),
+            gr.Dropdown(choices=kinds), gr.Dropdown(choices=[("全部 All", "")] + kinds))
 
 
 def upload_files(svc: AppService, files, progress=None, user: str | None = None):
@@ -273,6 +332,18 @@ def session_html(svc: AppService, user: str | None) -> str:
 
 
 # -- the page ----------------------------------------------------------------------------------
+def _filter_boxes(prefix: str):
+    """Years, places and document types that the passages must fit (choices filled from the library)."""
+    with gr.Row():
+        years = gr.Textbox(label="年份 Years", placeholder="如 e.g. 2024 或 2021-2023", scale=2,
+                           elem_id=f"{prefix}-years", max_lines=1)
+        places = gr.Dropdown(label="地区 Places", choices=[], multiselect=True, scale=2,
+                             elem_id=f"{prefix}-places")
+        kinds = gr.Dropdown(label="文件类型 Document types", choices=[], multiselect=True, scale=2,
+                            elem_id=f"{prefix}-types")
+    return years, places, kinds
+
+
 def build(svc: AppService) -> gr.Blocks:
     exts = list(svc.limits.extensions)
     if svc.inbox is None:        # a served app takes files only from Gradio's own upload folder
@@ -319,6 +390,8 @@ def build(svc: AppService) -> gr.Blocks:
                                              placeholder="留空则使用服务器设置 empty: the server's", elem_id="pq-llm-key")
                         llm_timeout = gr.Number(label="超时（秒） Timeout (s)", value=svc.llm.timeout, minimum=1,
                                                 maximum=600, scale=2, elem_id="pq-llm-timeout")
+                with gr.Accordion("限定范围 Filters", open=False, elem_id="pq-chat-filters"):
+                    chat_years, chat_places, chat_types = _filter_boxes("pq-chat")
                 turns = gr.State([])
             with gr.Tab("检索 Search", id="search") as search_tab:
                 with gr.Row():
@@ -330,15 +403,23 @@ def build(svc: AppService) -> gr.Blocks:
                     doc_filter = gr.Dropdown(label="限定文件（不选则检索全部） Only these documents (empty: all)",
                                              choices=[], multiselect=True, scale=4, elem_id="pq-filter")
                     k = gr.Slider(1, 30, value=10, step=1, label="结果数量 Results", scale=2, elem_id="pq-k")
+                years_box, place_box, type_box = _filter_boxes("pq")
                 results = gr.HTML(elem_id="pq-results")
-            with gr.Tab("术语 Lookup", id="lookup"):
+            with gr.Tab("术语 Lookup", id="lookup") as lookup_tab:
                 with gr.Row():
                     term_box = gr.Textbox(label="查术语（中文、英文或繁体） Look up a term (Chinese, English or Traditional)",
                                           scale=5, elem_id="pq-term",
                                           placeholder="如：专精特新、little giant、專精特新")
                     lookup_btn = gr.Button("查询 Look up", variant="primary", scale=1, min_width=100,
                                            elem_id="pq-lookup-btn")
+                trend_type = gr.Dropdown(label="按年份统计的文件类型 Documents counted by year", choices=[],
+                                         value="", elem_id="pq-trend-type", scale=2)
+                trend_plot = gr.BarPlot(x="year", y="count", x_title="年份 Year", y_title="出现次数 Occurrences",
+                                        title="按年份 By year", visible=False, elem_id="pq-trend-plot",
+                                        sort="x", height=260)
+                trend_sel = gr.HTML(elem_id="pq-trend-pick")
                 lookup_out = gr.HTML(elem_id="pq-lookup-out")
+                lookup_state = gr.State(None)
             with gr.Tab("文库 Library", id="library") as library_tab:
                 library = gr.HTML(elem_id="pq-library")
                 # Shown to librarians only; the handlers check the role as well.
@@ -361,23 +442,25 @@ def build(svc: AppService) -> gr.Blocks:
         lookup_req = gr.Textbox(visible="hidden", elem_id="pq-lookup-req")
         lookup_req_btn = gr.Button("lookup", visible="hidden", elem_id="pq-lookup-req-btn")
 
-        def _chat(message, history, mode_label, url, model, key, timeout, past, request: gr.Request):
+        def _chat(message, history, mode_label, url, model, key, timeout, past, years, places, kinds,
+                  request: gr.Request):
             allowed(svc, request, "read")
             llm = None
-            if MODES.get(mode_label, mode_label) == "llm":
-                try:
+            try:
+                scope = make_filters(years, places, kinds)
+                if MODES.get(mode_label, mode_label) == "llm":
                     llm = session_llm(svc, url, model, key, timeout)
-                except PolicyQAError as e:
-                    raise _fail(e) from None
-            yield from chat_reply(svc, message, history, mode_label, llm, past)
+            except PolicyQAError as e:
+                raise _fail(e) from None
+            yield from chat_reply(svc, message, history, mode_label, llm, past, scope)
 
-        def _search(q, d, n, request: gr.Request):
+        def _search(q, d, n, years, places, kinds, request: gr.Request):
             allowed(svc, request, "read")
-            return run_search(svc, q, d, n)
+            return run_search(svc, q, d, n, years, places, kinds)
 
-        def _lookup(t, request: gr.Request):
+        def _lookup(t, kind, request: gr.Request):
             allowed(svc, request, "read")
-            return run_lookup(svc, t)
+            return _lookup_outputs(lookup_view(svc, t, kind))
 
         def _lookup_request(r, request: gr.Request):
             allowed(svc, request, "read")
@@ -391,6 +474,10 @@ def build(svc: AppService) -> gr.Blocks:
             allowed(svc, request, "read")
             return library_state(svc)
 
+        def _facets(request: gr.Request):
+            allowed(svc, request, "read")
+            return facet_state(svc)
+
         def _start(request: gr.Request):
             user = allowed(svc, request, "read")
             return (session_html(svc, user), gr.Column(visible=svc.role(user) == "librarian"),
@@ -403,28 +490,32 @@ def build(svc: AppService) -> gr.Blocks:
             return remove_documents(svc, ids, user=allowed(svc, request, "write"))
 
         lib_outputs = [library, to_remove, doc_filter]
-        chat_in = [msg, chatbot, mode, llm_url, llm_model, llm_key, llm_timeout, turns]
+        facet_outputs = [place_box, type_box, chat_places, chat_types, trend_type]
+        chat_in = [msg, chatbot, mode, llm_url, llm_model, llm_key, llm_timeout, turns,
+                   chat_years, chat_places, chat_types]
         chat_out = [chatbot, msg, turns]
         msg.submit(_chat, chat_in, chat_out)
         send.click(_chat, chat_in, chat_out)
         chatbot.example_select(pick_example, None, msg).then(_chat, chat_in, chat_out)
         clear.click(lambda: ([], "", []), None, [chatbot, msg, turns], queue=False)
         for trigger in (query.submit, search_btn.click):
-            trigger(_search, [query, doc_filter, k], results)
-        for trigger in (term_box.submit, lookup_btn.click):
-            trigger(_lookup, term_box, lookup_out)
-        lookup_req_btn.click(_lookup_request, lookup_req, [tabs, term_box, lookup_out],
+            trigger(_search, [query, doc_filter, k, years_box, place_box, type_box], results)
+        lookup_outs = [lookup_out, trend_plot, lookup_state, trend_sel]
+        for trigger in (term_box.submit, lookup_btn.click, trend_type.input):
+            trigger(_lookup, [term_box, trend_type], lookup_outs)
+        trend_plot.select(trend_pick, lookup_state, trend_sel)
+        lookup_req_btn.click(_lookup_request, lookup_req, [tabs, term_box, *lookup_outs],
                              js="(x) => window.__pqLookup || x", show_progress_on=[lookup_out])
         view_btn.click(_view, view_req, [sidebar, doc_view],
                        js="(x) => window.__pqView || x", show_progress_on=[doc_view]).then(None, js=SCROLL_TO_MARK)
         # Progress and error badges on the status line only, not over the table and boxes.
         ingest_btn.click(_upload, files, [status, *lib_outputs, files], concurrency_id="library-write",
-                         concurrency_limit=1, show_progress_on=[status])
-        remove_btn.click(_remove, to_remove, [status, *lib_outputs],
-                         concurrency_id="library-write", concurrency_limit=1, show_progress_on=[status])
+                         concurrency_limit=1, show_progress_on=[status]).then(_facets, None, facet_outputs)
+        remove_btn.click(_remove, to_remove, [status, *lib_outputs], concurrency_id="library-write",
+                         concurrency_limit=1, show_progress_on=[status]).then(_facets, None, facet_outputs)
         for tab in (search_tab, library_tab):
             tab.select(_library, None, lib_outputs)
-        demo.load(_start, None, [signed_in, write_tools, *lib_outputs])
+        demo.load(_start, None, [signed_in, write_tools, *lib_outputs]).then(_facets, None, facet_outputs)
     return demo
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from ingest.errors import Forbidden, IndexNotFound, PolicyQAError, UploadRejected
+from ingest.identity import DOC_TYPES
 from ingest.settings import Settings
 
 from .accounts import Accounts, authorize
@@ -232,13 +233,14 @@ class AppService:
         return out
 
     def ask_stream(self, question: str, mode: str = "extractive", llm=None,
-                   history=()) -> Iterator[str | Answered]:
+                   history=(), filters=None) -> Iterator[str | Answered]:
         """The model's draft as it streams (str deltas, LLM mode), then the `Answered`.
-        `llm` is an `LLMConfig` (default: the environment's)."""
+        `llm` is an `LLMConfig` (default: the environment's); `filters` a `Constraints`
+        (`assistant.constraints.filters`) that only passages fitting it may answer."""
         a = self.assistant()
         if mode == "llm" and llm is None:
             llm = self.llm
-        for item in a.ask_stream(question, mode=mode, llm=llm, history=history):
+        for item in a.ask_stream(question, mode=mode, llm=llm, history=history, filters=filters):
             if isinstance(item, Answer):
                 ids = {c.doc_id for c in item.citations} | {h.doc_id for h in item.related}
                 docs = {d: a.document(d) for d in ids}
@@ -247,20 +249,28 @@ class AppService:
             else:
                 yield item
 
-    def search(self, query: str, k: int = 10, doc_ids: Iterable[str] | None = None) -> Found:
+    def search(self, query: str, k: int = 10, doc_ids: Iterable[str] | None = None, filters=None) -> Found:
         a = self.assistant()
         ids = set(doc_ids) if doc_ids else None
-        hits = a.search(query, k=k, doc_ids=ids)
+        hits = a.search(query, k=k, doc_ids=ids, filters=filters)
         return Found(hits, self._terms(a, query))
+
+    def facets(self) -> tuple[list[str], list[tuple[str, str]]]:
+        """What the filters can choose from: the places of the loaded documents, and their
+        document types as (label, type) pairs."""
+        cat = self.assistant().catalog
+        kinds = sorted({d.doc_type for d in cat.docs if d.doc_type}, key=list(DOC_TYPES).index)
+        return cat.places_covered(), [(f"{DOC_TYPES[t][0]} {DOC_TYPES[t][1]}", t) for t in kinds]
 
     @staticmethod
     def _terms(a, query: str) -> list[str]:
         return a.query_terms(query)
 
-    def lookup(self, term: str):
+    def lookup(self, term: str, by_year: bool = False, doc_types: tuple[str, ...] | None = None):
         """Glossary renderings, dictionary senses and concordance of a term (`LookupResult`;
-        BadQuery for an empty term)."""
-        return self.assistant().lookup(term)
+        BadQuery for an empty term); `by_year`: with its count in every dated document (of
+        `doc_types`)."""
+        return self.assistant().lookup(term, by_year=by_year, doc_types=doc_types)
 
     def document(self, doc_id: str) -> Document:
         return self.assistant().document(doc_id)

@@ -256,6 +256,23 @@ def type_label(kind: str, zh: bool) -> str:
     return zh_label if zh else en_label
 
 
+def parse_years(text: str) -> list[int]:
+    """The years of a filter box: "2024", "2021-2023, 2025", "2021–2023年" (BadQuery otherwise)."""
+    from ingest.errors import BadQuery
+    out: list[int] = []
+    for part in re.split(r"[,，、;；\s]+", (text or "").replace("年", " ").strip()):
+        if not part:
+            continue
+        m = re.fullmatch(r"((?:19|20)\d\d)(?:\s*[-–—~至到]\s*((?:19|20)\d\d))?", part)
+        if not m:
+            raise BadQuery(f"not a year or a range of years: {part!r} (e.g. 2024 or 2021-2023)")
+        a, b = int(m.group(1)), int(m.group(2) or m.group(1))
+        if b < a or b - a > 100:
+            raise BadQuery(f"not a range of years: {part!r}")
+        out += [y for y in range(a, b + 1) if y not in out]
+    return out
+
+
 def filters(years=None, places=None, doc_types=None, docs=None) -> Constraints | None:
     """Explicit filters (CLI flags, the app's selectors) as constraints; BadQuery on a value
     that names nothing (an unknown type or place)."""

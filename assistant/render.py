@@ -114,7 +114,11 @@ def answer_html(answer: Answer, msg_id: str, texts: Mapping[str, str],
         parts.append(f'<div class="pq-notice">{_lines(answer.notice)}</div>')
     if answer.mode == "llm":
         parts.append('<div class="pq-mode">大模型撰写 · 引用已逐句核对 Written by the LLM · every citation checked</div>')
-    parts.append(answer_text_html(answer.text, msg_id, len(answer.citations), answer.flags, links=answer.found))
+    if answer.table is not None:
+        parts.append(f'<div class="pq-text">{esc(answer.text.split(chr(10), 1)[0])}</div>')
+        parts.append(table_html(answer, msg_id))
+    else:
+        parts.append(answer_text_html(answer.text, msg_id, len(answer.citations), answer.flags, links=answer.found))
     if answer.standalone:
         parts.append(f'<div class="pq-meta">按上下文理解为 Understood as: {esc(answer.standalone)}</div>')
     if answer.flags:
@@ -149,11 +153,50 @@ def source_card(c: Citation, msg_id: str, doc_text: str | None, meta: Mapping | 
     return (f'<div class="pq-card" id="src-{msg_id}-{c.n}">'
             f'<div class="pq-card-head"><span class="pq-num">{c.n}</span>'
             f'<span class="pq-title">{esc(c.title)}</span></div>'
+            f'{identity_html(c.document)}'
             f'{_meta_line(c.section, c.page)}'
             f'{ocr_note(c.ocr_confidence)}'
             f'<div class="pq-ctx">{ctx}</div>'
             f'{provenance_html(meta)}'
             f'{view_link(c.doc_id, c.start, c.end)}</div>')
+
+
+_DOC_TYPE = {"work_report": "政府工作报告 work report", "congress_report": "党代会报告 Party congress report",
+             "law": "法律 law", "regulation": "法规 regulation", "notice": "通知 notice", "opinion": "意见 opinion",
+             "plan": "规划/方案 plan", "decision": "决定 decision", "article": "研究文章 research article",
+             "other": "其他 other"}
+
+
+def identity(d: Mapping | None) -> str:
+    """Date · issuer · jurisdiction · type · 文号 of a document, as far as known."""
+    d = d or {}
+    date = d.get("date")
+    if date and d.get("date_source") == "file name":
+        date = f"{date}（据文件名 from the file name）"
+    kind = d.get("doc_type")
+    bits = [date, d.get("issuer"), d.get("jurisdiction"), _DOC_TYPE.get(kind) if kind and kind != "other" else None,
+            d.get("doc_number")]
+    return " · ".join(b for b in bits if b)
+
+
+def identity_html(d: Mapping | None) -> str:
+    line = identity(d)
+    return f'<div class="pq-ident">{esc(line)}</div>' if line else ""
+
+
+def table_html(answer: Answer, msg_id: str) -> str:
+    """A comparison answer's table: one row per side, its quoted figure or provision with
+    citation marks that open the source cards; a side not answered says so."""
+    t = answer.table
+    head = {"year": "年份 Year", "place": "地区 Place", "document": "文件 Document"}.get(t.dimension, t.dimension)
+    rows = []
+    for r in t.rows:
+        cell = answer_text_html(r.text, msg_id, len(answer.citations), (), links=True) if r.found else \
+            f'<span class="pq-missing">{esc(r.text)}</span>'
+        rows.append(f'<tr class="{"pq-row-found" if r.found else "pq-row-missing"}">'
+                    f'<th scope="row">{esc(r.side)}</th><td>{cell}</td></tr>')
+    return (f'<table class="pq-compare"><thead><tr><th>{esc(head)}</th><th>原文 Quoted from the documents</th>'
+            f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
 def ocr_note(confidence: float | None) -> str:
@@ -202,6 +245,7 @@ def passage_card(h: Hit, terms: Iterable[str] = (), excerpt: int | None = None, 
     return (f'<div class="pq-card pq-hit">'
             f'<div class="pq-card-head"><span class="pq-num">{h.rank}</span>'
             f'<span class="pq-title">{esc(h.title)}</span></div>'
+            f'{identity_html(h.document)}'
             f'{_meta_line(h.section, h.page)}'
             f'<div class="pq-ctx">{highlight_terms(text, terms, links)}</div>'
             f'{view_link(h.doc_id, h.start, h.end)}</div>')
@@ -378,6 +422,56 @@ def lookup_html(result: Mapping, max_passages: int = 30) -> str:
                 f'{_meta_line(p.get("section") or "", p.get("page"))}'
                 f'<div class="pq-ctx">{ctx}</div>'
                 f'{view_link(p["doc_id"], int(p["start"]) + ms, int(p["start"]) + me)}</div>')
+    trend = result.get("by_year")
+    if trend:
+        parts.append(trend_html(trend, conc))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def trend_rows(trend: Mapping) -> list[dict]:
+    """A trend's points as chart rows: one per year (documents of one year summed)."""
+    years: dict[int, int] = {}
+    for p in trend.get("points") or []:
+        years[int(p["year"])] = years.get(int(p["year"]), 0) + int(p["count"])
+    return [{"year": str(y), "count": n} for y, n in sorted(years.items())]
+
+
+def trend_html(trend: Mapping, conc: Mapping, per_year: int = 5) -> str:
+    """The term by year: a link per year (to that year's passages, below) and, per year,
+    its documents with their counts and the first passages holding the term."""
+    points = trend.get("points") or []
+    if not points:
+        return ('<div class="pq-h">按年份 By year</div><div class="pq-empty">文库中没有注明年份的文件。'
+                ' No dated documents are loaded.</div>')
+    rows = trend_rows(trend)
+    links = " ".join(f'<a class="pq-cite pq-year" href="#pq-year-{r["year"]}">{r["year"]}年 ({r["count"]})</a>'
+                     for r in rows)
+    parts = ['<div class="pq-h">按年份 By year（各年文件中的出现次数 occurrences in each dated document）</div>'
+             f'<div class="pq-trend-years">{links}</div>']
+    for r in rows:
+        parts.append(year_passages_html(trend, conc, int(r["year"]), per_year))
+    return "".join(parts)
+
+
+def year_passages_html(trend: Mapping, conc: Mapping, year: int, per_year: int = 5) -> str:
+    """One year of a trend: its documents with their counts, and their passages holding the term."""
+    docs = [p for p in trend.get("points") or [] if int(p["year"]) == year]
+    ids = {p["doc_id"] for p in docs}
+    found = [p for p in conc.get("passages") or [] if p["doc_id"] in ids]
+    forms = conc.get("forms") or []
+    head = "；".join(f'{esc(p["title"])}：{int(p["count"])} 次' for p in docs)
+    parts = [f'<div class="pq-card pq-year-group" id="pq-year-{year}">'
+             f'<div class="pq-card-head"><span class="pq-title">{year}年</span></div>'
+             f'<div class="pq-meta">{head}</div>']
+    for p in found[:per_year]:
+        ms, me = int(p["match_start"]), int(p["match_end"])
+        before, span, after = passage_context(p["text"], ms, me)
+        parts.append(f'<div class="pq-ctx">{highlight_terms(before, forms)}<mark class="pq-occ">{_lines(span)}</mark>'
+                     f'{highlight_terms(after, forms)} '
+                     f'{view_link(p["doc_id"], int(p["start"]) + ms, int(p["start"]) + me)}</div>')
+    if not found and any(int(p["count"]) for p in docs):
+        parts.append('<div class="pq-meta">段落见上方列表之外。 Its passages are beyond those listed above.</div>')
     parts.append("</div>")
     return "".join(parts)
 
@@ -399,8 +493,9 @@ def library_html(docs: list[dict]) -> str:
         lang = d.get("language") or ""
         rows.append(
             "<tr>"
-            f'<td class="pq-col-title">{esc(d.get("title") or d["doc_id"])}'
-            f'<div class="pq-docid">{esc(d["doc_id"])}</div></td>'
+            f'<td class="pq-col-title">{esc(d.get("display_title") or d.get("title") or d["doc_id"])}'
+            f'<div class="pq-docid">{esc(d["doc_id"])}</div>'
+            f'{identity_html(d)}</td>'
             f'<td>{esc((d.get("kind") or "").upper())}{" · OCR" if d.get("ocr") else ""}</td>'
             f'<td>{esc(_LANG.get(lang, lang))}</td>'
             f'<td class="pq-num-col">{esc(str(d.get("n_pages") or "—"))}</td>'
@@ -534,6 +629,14 @@ a.pq-cite:hover { text-decoration: underline; }
 .pq-related .pq-num { background: #868e96; }
 .pq-title { font-weight: 600; }
 .pq-meta { font-size: .85em; color: var(--body-text-color-subdued); margin: .15rem 0 .35rem; }
+.pq-ident { font-size: .82em; color: var(--body-text-color-subdued); margin: .1rem 0; }
+table.pq-compare { border-collapse: collapse; margin: .4rem 0 .6rem; width: 100%; }
+table.pq-compare th, table.pq-compare td { border: 1px solid var(--border-color-primary); padding: .35rem .5rem;
+  vertical-align: top; text-align: left; }
+table.pq-compare thead th { background: var(--background-fill-secondary); font-weight: 600; }
+table.pq-compare th[scope=row] { white-space: nowrap; font-weight: 600; }
+.pq-missing { color: var(--body-text-color-subdued); font-style: italic; }
+.pq-trend-years a { margin-right: .6rem; }
 .pq-ctx { line-height: 1.75; font-size: .95em; }
 .pq-prov { font-size: .8em; color: var(--body-text-color-subdued); margin-top: .3rem; }
 .pq-session { font-size: .85em; color: var(--body-text-color-subdued); text-align: right; }

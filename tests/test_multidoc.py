@@ -160,6 +160,20 @@ def test_trend_of_a_term_over_the_work_reports(full):
     assert by_doc["2025_state-council_government-work-report_zh"] > 0
 
 
+def test_the_apps_trend_links_each_year_to_its_passages(full):
+    from assistant import render
+    result = full.lookup("新质生产力", by_year=True, doc_types=("work_report",)).to_dict()
+    rows = render.trend_rows(result["by_year"])          # the bar chart's data: documents of a year summed
+    assert [r["year"] for r in rows] == ["2017", "2021", "2022", "2023", "2024", "2025", "2026"]
+    assert sum(r["count"] for r in rows) == sum(p["count"] for p in result["by_year"]["points"])
+    out = render.lookup_html(result)
+    for r in rows:
+        assert f'href="#pq-year-{r["year"]}">{r["year"]}年 ({r["count"]})</a>' in out
+    year_2024 = render.year_passages_html(result["by_year"], result["concordance"], 2024)
+    assert 'id="pq-year-2024"' in year_2024 and "2024年政府工作报告（国务院）：1 次" in year_2024
+    assert year_2024.count('<mark class="pq-occ">') == 1 and "2024_state-council" in year_2024
+
+
 def test_cli_lookup_by_year(full_index, cache_dir):
     _, _, data = full_index
     env = {**os.environ, "POLICYQA_CACHE_DIR": str(cache_dir)}

@@ -132,6 +132,21 @@ def test_chat_answers_chinese_and_english_with_citations(page):
     _shot(page, "chat")
 
 
+def test_a_comparison_is_a_table_whose_marks_open_the_sources(page):
+    ans = _ask(page, "2021年和2022年北京的专利授权量分别是多少？", 1)
+    table = ans.locator("table.pq-compare")
+    assert table.is_visible()
+    rows = table.locator("tbody tr")
+    assert rows.count() == 2
+    assert rows.nth(0).locator("th").inner_text() == "2021年" and rows.nth(0).locator(".pq-missing").count() == 1
+    found = rows.nth(1)
+    assert "20.3万件" in found.inner_text() and found.locator("a.pq-cite").count() >= 1
+    found.locator("a.pq-cite").first.click()
+    page.wait_for_function("() => document.querySelector('#pq-chat .pq-card.pq-flash') !== null")
+    table.scroll_into_view_if_needed()
+    _shot(page, "chat-comparison")
+
+
 def test_an_unanswerable_question_says_so_and_lists_related_passages(page):
     ans = _ask(page, "What is the GDP of France?", 1)
     assert "pq-not-found" in ans.get_attribute("class")
@@ -143,7 +158,7 @@ def test_an_unanswerable_question_says_so_and_lists_related_passages(page):
 
 
 def test_an_example_question_is_answered(page):
-    page.get_by_text("“三城一区”中中关村科学城发挥什么作用？").first.click()
+    page.get_by_text("How many patents were granted in Beijing in 2022?").first.click()
     answer = page.locator("#pq-chat .pq-answer:not(.pq-streaming)").first
     answer.wait_for()
     assert answer.locator(".pq-card").count() >= 1

@@ -214,6 +214,16 @@ def test_search_marks_terms_and_respects_k_and_filter(svc):
     assert "pq-hit" not in none and "No passages found" in none
 
 
+def test_search_filters_by_year_and_refuses_bad_years(svc):
+    # The seed article speaks of many years; only passages about 2022 are left.
+    out = ui.run_search(svc, "专利授权量", [], 5, years="2022")
+    assert "pq-hit" in out and "2022" in out
+    assert "not a year" in ui.run_search(svc, "专利授权量", [], 5, years="去年")
+    assert "unknown place" in ui.run_search(svc, "专利授权量", [], 5, places=["Atlantis"])
+    assert ui.make_filters("", [], []) is None
+    assert ui.make_filters("2021-2023, 2025").years == (2021, 2022, 2023, 2025)
+
+
 def test_english_search_marks_the_chinese_terms_it_matched(svc):
     out = ui.run_search(svc, "patents granted in Beijing", [], 5)
     assert re.search(r'<mark class="pq-term">[\u4e00-\u9fff]+</mark>', out)     # 北京, 专利 ...
@@ -286,9 +296,9 @@ def test_search_terms_link_to_the_lookup_tab(svc):
     href = re.search(r'<a class="pq-lookup" href="(#lookup/[^"]+)"[^>]*><mark class="pq-term">', out).group(1)
     term = render.parse_lookup_request(href)
     assert term and term in out
-    tabs, box, result = ui.lookup_request(svc, href)
+    tabs, box, result, _chart, _state, _picked = ui.lookup_request(svc, href)
     assert tabs.selected == "lookup" and box == term
-    assert "出现次数 Occurrences" in result
+    assert "出现次数 Occurrences" in result and "按年份 By year" in result
     assert render.parse_lookup_request(re.search(r'href="([^"]+)"', render.lookup_link("a/b <x>")).group(1)) \
         == "a/b <x>"
     assert render.parse_lookup_request("#view/a/1/2") is None
