@@ -47,6 +47,15 @@ def sidecar_candidates(path: str | Path) -> list[Path]:
     return [p.with_name(p.name + _SUFFIX), p.with_name(p.stem + _SUFFIX)]
 
 
+def left_out(path: str | Path) -> bool:
+    """True when the file's sidecar says `"index": false` (a folder's README, notes): folder
+    walks pass over it without a skip report. A bad sidecar leaves it in (the ingest reports it)."""
+    try:
+        return read_sidecar(path).get("index") is False
+    except FileSkipped:
+        return False
+
+
 def read_sidecar(path: str | Path) -> dict:
     """The checked sidecar metadata of document `path`; {} when it has none.
 

@@ -61,11 +61,12 @@ def seed_assistant(seed_index, cache_dir):
 
 
 @pytest.fixture(scope="session")
-def full_index(shared, tmp_path_factory, cache_dir):
-    """The seed article and all 20 corpus-extra documents in one real index:
+def full_index(tmp_path_factory, cache_dir):
+    """The starter library of corpus/ (the seed article and the 20 documents of
+    ../shared/corpus-extra, with their sidecars) in one real index:
     (files, ingest summary, loaded IndexData)."""
     from ingest import ingest, store
-    files = sorted((shared / "corpus-extra").glob("*.txt")) + [SEED]
+    files = sorted((ROOT / "corpus").glob("*.txt"))
     assert len(files) == 21
     index_dir = tmp_path_factory.mktemp("full") / "index"
     summary = ingest([str(f) for f in files], index_dir, cache_path=cache_dir / "embeddings.sqlite",
