@@ -246,9 +246,24 @@ def _english_names(text: str, docs) -> list[tuple[str, list[str], tuple[int, int
 
 
 def _span_of(text: str, words: set[str]) -> tuple[int, int]:
+    """The shortest stretch of `text` holding every one of `words` that it holds at all:
+    in "the Patent Law say about ... invention patents" the name is "Patent Law" alone."""
     from .lemmas import lemma
-    spans = [m.span() for m in re.finditer(r"[A-Za-z]+", text) if lemma(m.group(0).lower()) in words]
-    return (spans[0][0], spans[-1][1]) if spans else (0, 0)
+    toks = [(m.span(), lemma(m.group(0).lower())) for m in re.finditer(r"[A-Za-z]+", text)]
+    toks = [(span, w) for span, w in toks if w in words]
+    if not toks:
+        return (0, 0)
+    need = {w for _, w in toks}
+    best = (toks[0][0][0], toks[-1][0][1])
+    for i in range(len(toks)):
+        seen: set[str] = set()
+        for j in range(i, len(toks)):
+            seen.add(toks[j][1])
+            if seen == need:
+                if toks[j][0][1] - toks[i][0][0] < best[1] - best[0]:
+                    best = (toks[i][0][0], toks[j][0][1])
+                break
+    return best
 
 
 def type_label(kind: str, zh: bool) -> str:
