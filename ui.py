@@ -442,8 +442,9 @@ def build(svc: AppService) -> gr.Blocks:
         lookup_req = gr.Textbox(visible="hidden", elem_id="pq-lookup-req")
         lookup_req_btn = gr.Button("lookup", visible="hidden", elem_id="pq-lookup-req-btn")
 
-        def _chat(message, history, mode_label, url, model, key, timeout, past, years, places, kinds,
-                  request: gr.Request):
+        # The filters have defaults: API clients written before them keep working.
+        def _chat(message, history, mode_label, url, model, key, timeout, past, years=None, places=None,
+                  kinds=None, request: gr.Request = None):
             allowed(svc, request, "read")
             llm = None
             try:
@@ -454,11 +455,11 @@ def build(svc: AppService) -> gr.Blocks:
                 raise _fail(e) from None
             yield from chat_reply(svc, message, history, mode_label, llm, past, scope)
 
-        def _search(q, d, n, years, places, kinds, request: gr.Request):
+        def _search(q, d, n, years=None, places=None, kinds=None, request: gr.Request = None):
             allowed(svc, request, "read")
             return run_search(svc, q, d, n, years, places, kinds)
 
-        def _lookup(t, kind, request: gr.Request):
+        def _lookup(t, kind=None, request: gr.Request = None):
             allowed(svc, request, "read")
             return _lookup_outputs(lookup_view(svc, t, kind))
 
