@@ -255,7 +255,7 @@ class Assistant:
             cands = extractive.candidates(q, hits, self.data.docs, lambda texts: self._sentence_sims(texts, qv),
                                           only={h.rank - 1 for h in usable},
                                           stored=lambda items: self._stored_sims(items, qv))
-        decision = decide(q, cands, hits, fits, self.thresholds)
+        decision = decide(q, cands, hits, fits, self.thresholds, self.retriever.doc_freq(), len(self.data.chunks))
         if decision.found:          # the answer quotes only passages that meet the bar
             cands = [c for c in cands if c.hit_rank in decision.passing]
         return Evidence(q.question, q.text, hits, cands, decision.found, q, decision)

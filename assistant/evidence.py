@@ -29,6 +29,7 @@ class KeyTerm:
     weight: float
     required: bool                    # a name or number the passage must contain
     parts: tuple[str, ...] = ()       # its words (财政赤字 -> 财政, 赤字): some of them count in part
+    noun: bool = False                # a noun by jieba's tagging (票价, 大熊猫): what a question is about
 
 
 def key_terms(question: str, zh: bool, doc_freq: dict[str, int] | None = None) -> list[KeyTerm]:
@@ -57,7 +58,8 @@ def _zh_terms(question: str) -> list[KeyTerm]:
     """Words of the question in jieba's precise cut (财政赤字, 总产量), each with the smaller
     words the index knows it by (财政, 赤字), so a passage saying 赤字率 still counts in part."""
     jieba = _get_jieba()
-    names = _zh_names(question)
+    tags = _zh_tags(question)
+    names = {w for w, flag in tags.items() if flag in _NAME_FLAGS and len(w) >= 2}
     out: dict[str, KeyTerm] = {}
     for m in _TOKEN.finditer(question):
         piece = m.group(0)
@@ -68,16 +70,17 @@ def _zh_terms(question: str) -> list[KeyTerm]:
             number = bool(re.search(r"\d", t))
             parts = () if number or len(t) < 3 else tuple(
                 p for p in dict.fromkeys(jieba.cut_for_search(t)) if len(p) >= 2 and p != t)
-            out[t] = KeyTerm(t, (t.lower(),), 2.0 if number or t in names else 1.0, number or t in names, parts)
+            out[t] = KeyTerm(t, (t.lower(),), 2.0 if number or t in names else 1.0, number or t in names, parts,
+                             noun=tags.get(t, "").startswith("n") and not number)
     return list(out.values())
 
 
-def _zh_names(question: str) -> set[str]:
-    """Place, person and organisation names by jieba's part-of-speech tags."""
+def _zh_tags(question: str) -> dict[str, str]:
+    """Word -> jieba's part-of-speech tag (ns place, nr person, nt organisation, n noun ...)."""
     _get_jieba()                 # the dictionary posseg also uses, loaded once
     with _posseg_lock:
         import jieba.posseg as pseg
-        return {w for w, flag in pseg.cut(question) if flag in _NAME_FLAGS and len(w) >= 2}
+        return {w: flag for w, flag in pseg.cut(question)}
 
 
 def _en_terms(question: str, doc_freq: dict[str, int]) -> list[KeyTerm]:

@@ -18,7 +18,7 @@ ZH_STOP = frozenset("""
 的 了 是 在 和 与 及 或 对 于 把 被 从 向 有 中 上 下 等 也 都 还 又 并 而 其 之 该 这 那 这个 那个 这些 那些
 我 我们 你 你们 他 她 它 他们 请问 请 一下 文章 本文 文中 提到 提出 指出 认为 方面 主要 哪几 多大 情况 什么样
 各 各是 分别 哪一天 哪天 时候 何时 最迟 一共 具体 多长 多久 哪一年 哪年 里 到 间 又是 怎样 一样
-对比 比较 相比 变化 有何 区别 差异 不同 两地 两者 各自 历年 这些年
+对比 比较 相比 变化 有何 区别 差异 不同 两地 两者 各自 历年 这些年 多长时间 多少钱
 """.split())
 EN_STOP = frozenset("""
 a an the of in on at to for from by with about as into over under and or not no is are was were be been being
