@@ -40,7 +40,7 @@ from .types import Chunk, PageSpan
 from .walk import walk
 
 log = logging.getLogger(__name__)
-PIPELINE_VERSION = 2      # bump when cleaning/structure/identity change, so documents are re-chunked
+PIPELINE_VERSION = 3      # bump when cleaning/structure/identity/passage years change, so documents are re-chunked
 PROVENANCE = ("added_by", "added_at", "added_from")
 
 

@@ -26,6 +26,30 @@ _YEAR_ZH = re.compile(rf"(?<!\d)({_Y})\s*年(?!代)")
 _YEAR_ZH_NUMERAL = re.compile(rf"([一二][{_ZH_DIGIT}]{{3}})年")
 _RANGE_EN = re.compile(rf"\b({_Y})\s*(?:-|–|—|to|through|until)\s*({_Y})\b")
 _YEAR_EN = re.compile(rf"(?<![\d,.$])\b({_Y})\b(?![\d,.]\d)(?!\s*(?:yuan|percent|km|tons|million|billion|hectares|mu)\b)")
+# A year inside a name is no time: Made in China 2025, the 2022 Winter Olympic Games, the
+# 1992 Consensus. Told by a capitalised word right before it (not a preposition) or right
+# after it (not a place: "in 2022 Beijing ..." keeps its year).
+_NAME_BEFORE = re.compile(r"\b([A-Z][a-z]+)\s+$")
+_NAME_AFTER = re.compile(r"^\s+([A-Z][a-z]+)")
+_NOT_NAMES = {"in", "by", "since", "for", "from", "until", "till", "before", "after", "during", "of", "on", "at",
+              "to", "through", "between", "and", "or", "than", "year", "fy"}
+
+
+def _named(text: str, m: re.Match) -> bool:
+    from .places import places_in_english
+    before = _NAME_BEFORE.search(text, max(0, m.start() - 30), m.start())
+    if before and before.group(1).lower() not in _NOT_NAMES:
+        return True
+    after = _NAME_AFTER.match(text[m.end():m.end() + 30])
+    if after and after.group(1).lower() not in _NOT_NAMES:
+        word = after.group(1)
+        return not places_in_english(word) and word not in ("China", "Chinese")
+    return False
+
+
+def _english_years(text: str):
+    """The matches of _YEAR_EN that are years, not parts of names."""
+    return [m for m in _YEAR_EN.finditer(text) if not _named(text, m)]
 
 # Relative forms: (pattern, offsets from the reference year). N-year spans are handled below.
 # 比上年增加 / 较去年 / 同比 compare with the year before; the passage speaks of its own year.
@@ -74,8 +98,8 @@ def year_groups(text: str) -> list[tuple[int, ...]]:
     for m in list(_RANGE_ZH.finditer(text)) + list(_RANGE_EN.finditer(text)):
         found.append((m.start(), tuple(sorted(_span(int(m.group(1)), int(m.group(2)))))))
     masked = _RANGE_EN.sub(lambda m: " " * len(m.group(0)), _RANGE_ZH.sub(lambda m: " " * len(m.group(0)), text))
-    for pattern in (_YEAR_ZH, _YEAR_EN):
-        found += [(m.start(), (int(m.group(1)),)) for m in pattern.finditer(masked)]
+    found += [(m.start(), (int(m.group(1)),)) for m in _YEAR_ZH.finditer(masked)]
+    found += [(m.start(), (int(m.group(1)),)) for m in _english_years(masked)]
     for m in _YEAR_ZH_NUMERAL.finditer(masked):
         found.append((m.start(), (int("".join(str(DIGITS[c]) for c in m.group(1))),)))
     out: list[tuple[int, ...]] = []
@@ -101,7 +125,7 @@ def _years(text: str, ref_year: int | None, periods: bool) -> set[int]:
             out |= _span(int(m.group(1)), int(m.group(2)))
     else:
         text = _RANGE_EN.sub(" ", text)
-    for m in _YEAR_EN.finditer(text):
+    for m in _english_years(text):
         out.add(int(m.group(1)))
     if periods:
         for m in _PLAN_ZH.finditer(text):

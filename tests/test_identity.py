@@ -8,7 +8,7 @@ from ingest.clean import clean
 from ingest.identity import infer_identity
 from ingest.load import load_file
 from ingest.meta import guess_language
-from ingest.timeref import format_years, passage_years, point_years, years_in
+from ingest.timeref import format_years, passage_years, point_years, year_groups, years_in
 
 from .conftest import ROOT, SEED, need_shared
 
@@ -136,6 +136,19 @@ def test_title_is_never_a_salutation_author_or_date_line():
 ])
 def test_years_a_passage_speaks_about(text, ref, years):
     assert format_years(years_in(text, ref)) == years
+
+
+@pytest.mark.parametrize("text", ["We will implement the Made in China 2025 initiative.",
+                                  "We will make full preparations for the 2022 Winter Olympic Games.",
+                                  "uphold the 1992 Consensus"])
+def test_a_year_inside_a_name_is_no_time(text):
+    assert years_in(text) == set() and year_groups(text) == []
+
+
+def test_years_before_places_and_after_prepositions_stay_years():
+    assert years_in("In 2016 China's GDP grew 6.7 percent") == {2016}
+    assert years_in("How many patents did Beijing grant in 2022?") == {2022}
+    assert year_groups("What were the GDP growth targets for 2021 and 2022?") == [(2021,), (2022,)]
 
 
 def test_relative_years_need_the_documents_date():

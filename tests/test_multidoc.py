@@ -58,6 +58,13 @@ def test_an_uncovered_year_is_refused_with_what_is_covered(full):
     assert not en.found and "2021–2025" in en.text
 
 
+@pytest.mark.parametrize("q", ["北京地铁的单程票价是多少？", "火星上的殖民地人口有多少？", "全国野生大熊猫的种群数量是多少？"])
+def test_a_question_about_what_the_library_never_mentions_is_refused(full, q):
+    # Passages about 北京, 人口 or 全国 come close in meaning; the topic (票价, 殖民地, 大熊猫) is not there.
+    ans = full.ask(q)
+    assert not ans.found and not ans.citations and ans.related
+
+
 def test_an_article_a_law_does_not_have(full):
     ans = full.ask("专利法第九十条规定了什么？")
     assert not ans.found and "共八十二条" in ans.text
