@@ -12,11 +12,12 @@ import re
 import time
 from typing import Iterator, Sequence
 
+from .compare import not_found_cell
 from .llm import LLMClient, LLMConfig, LLMError
 from .normalize import is_chinese
 from .prompt import Source, answer_messages, language_retry, rewrite_messages
 from .types import Answer, AnswerTable, TableRow
-from .verify import SourcePassage, Verifier, _NO_ANSWER
+from .verify import CLAIM_PROBLEMS, SourcePassage, Verifier, _NO_ANSWER
 
 N_SOURCES = 5
 
@@ -76,24 +77,34 @@ def _checked(assistant, question: str, standalone: str, draft: str, hits, ev) ->
     checked = verifier.check(draft, sources)
     # The model said the sources do not answer: report it as not found, with the passages.
     declined = not checked.citations and bool(_NO_ANSWER.search(checked.text))
-    table = _table(checked.text, ev.comparison) if ev.comparison and not declined else None
+    table = _table(checked.text, ev.comparison, checked.flags) if ev.comparison and not declined else None
     return Answer(question, checked.text, not declined, "llm", checked.citations,
                   related=tuple(ev.hits[:3]) if declined else (), flags=checked.flags,
                   standalone=standalone, table=table)
 
 
-def _table(text: str, comparison) -> AnswerTable:
+def _table(text: str, comparison, flags=()) -> AnswerTable:
     """The model's comparison as a table: its line for each side (the prompt asks for one
     line per side, opening with the side's label), with the citations that line kept after
-    the check; a side without a line, or whose line cites nothing, is not answered."""
+    the check; a side without a line, whose line cites nothing, or whose line the check
+    flagged (a number in no source, a claim no source backs) is not answered."""
     dimension, per_side = comparison
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    lines, pos = [], 0
+    for raw in text.splitlines(keepends=True):
+        if raw.strip():
+            lines.append((pos, pos + len(raw), raw.strip()))
+        pos += len(raw)
+    bad = [f.start for f in flags if f.kind in CLAIM_PROBLEMS]
     rows = []
     for side, _ in per_side:
-        line = next((ln for ln in lines if re.sub(r"^[-*•\s]+", "", ln).startswith(side.label)), "")
+        a, b, line = next(((a, b, ln) for a, b, ln in lines
+                           if re.sub(r"^[-*•\s]+", "", ln).startswith(side.label)), (0, 0, ""))
         body = re.sub(rf"^[-*•\s]*{re.escape(side.label)}\s*[：:]?\s*", "", line)
-        cited = tuple(int(n) for n in re.findall(r"\[(\d+)\]", body))
-        rows.append(TableRow(side.label, body, cited, bool(cited)))
+        cited = tuple(dict.fromkeys(int(n) for n in re.findall(r"\[(\d+)\]", body)))
+        if cited and not any(a <= f < b for f in bad):
+            rows.append(TableRow(side.label, body, cited, True))
+        else:                       # the model's line stays in the text, marked; the cell says so
+            rows.append(TableRow(side.label, not_found_cell(is_chinese(side.label)), (), False))
     return AnswerTable(dimension, tuple(rows))
 
 

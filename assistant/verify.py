@@ -78,6 +78,8 @@ def split_claims(text: str) -> list[tuple[int, int]]:
                 j = m.end()
             if text[start:j].strip():
                 spans.append((start, j))
+            elif spans:              # a bare line break stays with the sentence before it
+                spans[-1] = (spans[-1][0], j)
             start = i = j
             continue
         i += 1

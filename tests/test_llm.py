@@ -305,3 +305,24 @@ def test_cli_streams_the_draft_then_prints_the_checked_answer(seed_index, cache_
                  "--llm-model", "other", "--llm-timeout", "3"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert d["mode"] == "llm" and d["flags"][0]["kind"] == "uncited" and fake.requests[-1]["model"] == "other"
+
+
+def test_a_comparison_is_written_per_side_and_each_line_checked(seed_assistant, fake, cfg):
+    """LLM mode: the model sees each side's passages and writes a line per side; a line
+    whose claim no source backs loses its citation, so that side is not answered."""
+    q = "2021年和2022年北京的专利授权量分别是多少？"
+
+    def per_side(messages):
+        n = source_holding(messages, "专利授权量")
+        good = sentence_with(sources(messages)[n], "专利授权量")
+        return Reply(f"2021年：2021年北京全年专利授权量19.9万件。[{n}]\n2022年：{good}[{n}]")
+    fake.script(per_side)
+    ans = seed_assistant.ask(q, mode="llm", llm=cfg)
+    user = fake.requests[-1]["messages"][-1]["content"]
+    assert "2021年" in user and "2022年" in user
+    assert ans.mode == "llm" and ans.table is not None and ans.table.dimension == "year"
+    rows = {r.side: r for r in ans.table.rows}
+    assert rows["2022年"].found and "20.3万件" in rows["2022年"].text and rows["2022年"].citations
+    assert not rows["2021年"].found and not rows["2021年"].citations
+    assert any(f.kind in ("number", "unsupported") and "19.9" in f.sentence for f in ans.flags)
+    assert_exact(seed_assistant, ans)
