@@ -64,15 +64,22 @@ def _zh_terms(question: str) -> list[KeyTerm]:
     for m in _TOKEN.finditer(question):
         piece = m.group(0)
         words = [piece.lower()] if piece[0].isascii() else jieba.lcut(piece)
-        for t in words:
+        # the word before, over a measure word (哪 次 会议, 什么 样 的 ...)
+        before = [""] + [w if not (i and len(w) == 1 and tags.get(w) == "q") else words[i - 1]
+                         for i, w in enumerate(words)]
+        for prev, t in zip(before, words):
             if t in ZH_STOP or t in EN_STOP or (len(t) < 2 and not t.isdigit()):
                 continue
             number = bool(re.search(r"\d", t))
             parts = () if number or len(t) < 3 else tuple(
                 p for p in dict.fromkeys(jieba.cut_for_search(t)) if len(p) >= 2 and p != t)
             out[t] = KeyTerm(t, (t.lower(),), 2.0 if number or t in names else 1.0, number or t in names, parts,
-                             noun=tags.get(t, "").startswith("n") and not number)
+                             noun=tags.get(t, "").startswith("n") and not number and not prev.startswith(_ASKS))
     return list(out.values())
+
+
+# 哪次会议, 什么机构: the noun after a question word names what is asked for, not the topic.
+_ASKS = ("哪", "什么", "何", "几", "谁", "多少")
 
 
 def _zh_tags(question: str) -> dict[str, str]:
