@@ -405,7 +405,7 @@ def build(svc: AppService) -> gr.Blocks:
                     k = gr.Slider(1, 30, value=10, step=1, label="结果数量 Results", scale=2, elem_id="pq-k")
                 years_box, place_box, type_box = _filter_boxes("pq")
                 results = gr.HTML(elem_id="pq-results")
-            with gr.Tab("术语 Lookup", id="lookup") as lookup_tab:
+            with gr.Tab("术语 Lookup", id="lookup"):
                 with gr.Row():
                     term_box = gr.Textbox(label="查术语（中文、英文或繁体） Look up a term (Chinese, English or Traditional)",
                                           scale=5, elem_id="pq-term",

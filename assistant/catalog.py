@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ingest.identity import DOC_TYPES, year_of
-from ingest.places import NATIONAL, place_order
+from ingest.places import place_order
 from ingest.timeref import point_years
 from ingest.zhnum import zh_to_int
 

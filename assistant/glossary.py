@@ -29,7 +29,7 @@ from pathlib import Path
 
 from ingest.errors import BadQuery
 
-from .lemmas import content_lemmas
+from .lemmas import content_lemmas, singular
 from .normalize import _to_simplified, is_chinese, normalize_query
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "glossary.jsonl"
@@ -179,22 +179,10 @@ def _zh_key(text: str) -> str:
     return _ZH_KEEP.sub("", normalize_query(text).lower())
 
 
-def _singular(word: str) -> str:
-    if len(word) <= 3 or not word.isalpha():
-        return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("sses", "shes", "ches", "xes")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
 def _en_key(text: str) -> tuple[str, ...]:
     """English comparison key: lower-case word tokens, simple plurals folded."""
     t = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
-    return tuple(_singular(w) for w in _EN_TOKEN.findall(t))
+    return tuple(singular(w) for w in _EN_TOKEN.findall(t))
 
 
 def _contains(outer: tuple, inner: tuple) -> bool:
@@ -480,8 +468,7 @@ def lookup_all(term: str, data, *, glossary: Glossary | None = None, max_passage
     origins: dict[str, str] = {q: "query"}
     lang = "zh" if is_chinese(q) else "en"
     if lang == "en":
-        singular = " ".join(_singular(w) for w in q.split())
-        origins.setdefault(singular, "query")
+        origins.setdefault(" ".join(singular(w) for w in q.split()), "query")
     strong = [m for m in matches if m.match in ("exact", "variant")] or \
         [m for m in matches if m.match == "words"][:1]       # the user's own phrasing of one entry
     for m in strong:
