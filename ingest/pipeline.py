@@ -93,6 +93,7 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
     limits = limits or LoadLimits(max_bytes=max_bytes)
     provenance = _Provenance(added_by or _os_user(), dict(origins or {}))
     summary = IngestSummary(index=str(index_dir))
+    store.load_writer_modules()
     with store.writer_lock(index_dir), Recognizer(ocr or OcrSettings(), progress) as recognizer, \
             Sandbox(limits, ocr=recognizer) as sandbox:
         old = store.load(index_dir) if store.exists(index_dir) and not rebuild else None

@@ -248,6 +248,14 @@ def _write_generation(folder: Path, data: IndexData) -> None:
     _fsync_dir(folder)
 
 
+def load_writer_modules() -> None:
+    """Import what writing an index needs (faiss, llama-index's FAISS store) before the long
+    work: an interrupt that lands inside faiss's import comes out as a TypeError from its
+    loader instead of a KeyboardInterrupt, so Ctrl-C while writing failed with exit 1."""
+    import faiss  # noqa: F401
+    from llama_index.vector_stores.faiss import FaissVectorStore  # noqa: F401
+
+
 def _faiss_store(vectors: np.ndarray, dim: int):
     import faiss
     from llama_index.vector_stores.faiss import FaissVectorStore
