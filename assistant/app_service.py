@@ -23,6 +23,7 @@ from ingest.identity import DOC_TYPES
 from ingest.settings import Settings
 
 from .accounts import Accounts, authorize
+from .constraints import bilingual_type_label
 from .llm import LLMConfig
 from .types import Answer, Document, Hit
 
@@ -260,7 +261,7 @@ class AppService:
         document types as (label, type) pairs."""
         cat = self.assistant().catalog
         kinds = sorted({d.doc_type for d in cat.docs if d.doc_type}, key=list(DOC_TYPES).index)
-        return cat.places_covered(), [(f"{DOC_TYPES[t][0]} {DOC_TYPES[t][1]}", t) for t in kinds]
+        return cat.places_covered(), [(bilingual_type_label(t), t) for t in kinds]
 
     @staticmethod
     def _terms(a, query: str) -> list[str]:

@@ -263,14 +263,9 @@ def _search(args, settings, index_dir: Path) -> int:
 
 def _identity_line(d: dict) -> str:
     """Date · issuer · jurisdiction · type · 文号 of a cited document (what is known)."""
-    from assistant.constraints import type_label
-    date = d.get("date")
-    if date and d.get("date_source") == "file name":
-        date += " (from the file name)"
-    parts = [date, d.get("issuer"), d.get("jurisdiction"),
-             type_label(d["doc_type"], d.get("language") != "en") if d.get("doc_type") else None,
-             d.get("doc_number")]
-    return " · ".join(p for p in parts if p) or "(no date or issuer known)"
+    from assistant.constraints import identity_line, type_label
+    return identity_line(d, lambda kind: type_label(kind, d.get("language") != "en"),
+                         " (from the file name)") or "(no date or issuer known)"
 
 
 def _print_table(table) -> None:

@@ -11,14 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ingest.identity import DOC_TYPES
+from ingest.identity import DOC_NUMBER, DOC_TYPES
 from ingest.places import NATIONAL, national_spans, places_in_chinese, places_in_english
 from ingest.timeref import year_groups, years_in
 from ingest.zhnum import int_to_zh, zh_to_int
 
 from .catalog import Catalog
 
-_DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}\s*[〔\[［(（]\s*((?:19|20)\d\d)\s*[〕\]］)）]\s*\d{1,4}\s*号")
 _CONGRESS_ZH = re.compile(r"(?:党的)?(?<![一二三四五六七八九十])(十[一二三四五六七八九]?|[二三]十[一二三四五六七八九]?)大"
                           r"(?:报告|(?=精神|以来|上|的|和|与|、|，|提出|指出|强调|明确|要求|$))")
 _LAW_GENERIC_ZH = re.compile(r"法律(?:规定|中|上)?|法律法规")
@@ -91,7 +90,7 @@ def parse_constraints(question: str, zh: bool, catalog: Catalog | None = None) -
                                                 "named", "unknown_names", "articles", "languages")}
     docs = catalog.docs if catalog is not None else []
 
-    for m in _DOC_NUMBER.finditer(r.rest):
+    for m in DOC_NUMBER.finditer(r.rest):
         number = _norm_number(m.group(0))
         hits = [d.doc_id for d in docs if d.doc_number and _norm_number(d.doc_number) == number]
         found["docs" if hits else "unknown_names"] += hits or [m.group(0)]
@@ -269,6 +268,24 @@ def _span_of(text: str, words: set[str]) -> tuple[int, int]:
 def type_label(kind: str, zh: bool) -> str:
     zh_label, en_label = DOC_TYPES.get(kind, (kind, kind))
     return zh_label if zh else en_label
+
+
+def bilingual_type_label(kind: str) -> str:
+    """政府工作报告 government work report: both languages, as the app shows them."""
+    zh_label, en_label = DOC_TYPES.get(kind, (kind, kind))
+    return f"{zh_label} {en_label}"
+
+
+def identity_line(d, type_text, from_file_name: str) -> str:
+    """Date · issuer · jurisdiction · type · 文号 of a document's identity (`Hit.document`),
+    as far as known; `type_text(doc_type)` words its type (None leaves it out), and
+    `from_file_name` marks a date read only off the file name."""
+    date = d.get("date")
+    if date and d.get("date_source") == "file name":
+        date += from_file_name
+    kind = d.get("doc_type")
+    parts = [date, d.get("issuer"), d.get("jurisdiction"), type_text(kind) if kind else None, d.get("doc_number")]
+    return " · ".join(p for p in parts if p)
 
 
 def parse_years(text: str) -> list[int]:

@@ -1,6 +1,7 @@
 """`Assistant`: open an index, search it, answer from it, show documents."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from dataclasses import dataclass, replace
@@ -45,11 +46,13 @@ class Evidence:
 
 
 
+@functools.cache
 def _one_numpy_blas_thread() -> None:
     """numpy's OpenBLAS on one thread. The products of a question (a few thousand vectors
     by one) gain nothing from a second thread, and OpenBLAS's threads spin after each call,
     slowing the query encoder's own threads that follow: search took 100 ms instead of 44
-    here. Torch's MKL (ingest) is a different library and keeps its threads."""
+    here. Torch's MKL (ingest) is a different library and keeps its threads. Once per
+    process: the limit is process-wide."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:          # pragma: no cover - a dependency; only slower without it

@@ -57,6 +57,10 @@ def meets_bar(f: Features, t: Thresholds, whole_article: bool = False) -> bool:
     return f.coverage >= min_cov and f.semantic >= min_sem
 
 
+# The least a term counts for, however common (a fraction of the rarest term's weight).
+RARITY_FLOOR = 0.1
+
+
 def by_rarity(terms, doc_freq: dict[str, int] | None, n: int) -> list[KeyTerm]:
     """The terms reweighted by inverse passage frequency, scaled to (0, 1] of the rarest
     possible: a term in most passages (规定, 发展) counts little, a term in none the most.
@@ -85,10 +89,6 @@ def unknown_nouns(q, doc_freq: dict[str, int] | None) -> list[KeyTerm]:
     return [t for t in q.terms if t.noun and len(t.text) >= 2 and not t.required
             and all(doc_freq.get(a.lower(), 0) == 0 for a in t.alternatives)
             and not (t.parts and all(doc_freq.get(p, 0) > 0 for p in t.parts))]
-
-
-# The least a term counts for, however common (a fraction of the rarest term's weight).
-RARITY_FLOOR = 0.1
 
 
 def decide(q, cands, hits, fits: dict[int, bool], t: Thresholds, doc_freq: dict[str, int] | None = None,

@@ -11,6 +11,7 @@ import threading
 from collections import OrderedDict
 
 from .llm import LLMClient, LLMError
+from .normalize import chinese_share
 from .prompt import defuse
 
 SYSTEM = ("You translate questions about Chinese government documents into Simplified Chinese, "
@@ -41,7 +42,7 @@ class Renderer:
                 [{"role": "system", "content": SYSTEM},
                  {"role": "user", "content": f"<question>\n{defuse(key)}\n</question>"}], timeout=self.timeout)
             text = text.strip().splitlines()[0].strip() if text.strip() else ""
-            result = text if _chinese_share(text) >= 0.3 else None
+            result = text if chinese_share(text) >= 0.3 else None
         except LLMError:
             result = None          # the offline rankings stand; a failure is not cached
             return result
@@ -51,7 +52,3 @@ class Renderer:
                 self._cache.popitem(last=False)
         return result
 
-
-def _chinese_share(text: str) -> float:
-    letters = [ch for ch in text if ch.isalnum()]
-    return sum("\u4e00" <= ch <= "\u9fff" for ch in letters) / len(letters) if letters else 0.0

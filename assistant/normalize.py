@@ -61,11 +61,15 @@ def normalize_query(query: str) -> str:
     return re.sub(r"\s+", " ", q).strip()
 
 
+def chinese_share(text: str) -> float:
+    """The share of CJK characters among the letters and digits (0 when there are none)."""
+    letters = len(_CONTENT.findall(text))
+    return len(_CJK.findall(text)) / letters if letters else 0.0
+
+
 def is_chinese(text: str) -> bool:
     """True when CJK characters make up at least a fifth of the letters."""
-    cjk = len(_CJK.findall(text))
-    letters = len(_CONTENT.findall(text))
-    return letters > 0 and cjk / letters >= 0.2
+    return chinese_share(text) >= 0.2
 
 
 def content_terms(query: str) -> list[str]:

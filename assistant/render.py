@@ -13,6 +13,7 @@ import re
 from typing import Iterable, Mapping
 from urllib.parse import quote
 
+from .constraints import bilingual_type_label, identity_line
 from .types import Answer, Citation, Document, Hit, PageImage
 
 _CITE = re.compile(r"\[(\d{1,3})\]")
@@ -161,22 +162,10 @@ def source_card(c: Citation, msg_id: str, doc_text: str | None, meta: Mapping | 
             f'{view_link(c.doc_id, c.start, c.end)}</div>')
 
 
-_DOC_TYPE = {"work_report": "政府工作报告 work report", "congress_report": "党代会报告 Party congress report",
-             "law": "法律 law", "regulation": "法规 regulation", "notice": "通知 notice", "opinion": "意见 opinion",
-             "plan": "规划/方案 plan", "decision": "决定 decision", "article": "研究文章 research article",
-             "other": "其他 other"}
-
-
 def identity(d: Mapping | None) -> str:
     """Date · issuer · jurisdiction · type · 文号 of a document, as far as known."""
-    d = d or {}
-    date = d.get("date")
-    if date and d.get("date_source") == "file name":
-        date = f"{date}（据文件名 from the file name）"
-    kind = d.get("doc_type")
-    bits = [date, d.get("issuer"), d.get("jurisdiction"), _DOC_TYPE.get(kind) if kind and kind != "other" else None,
-            d.get("doc_number")]
-    return " · ".join(b for b in bits if b)
+    return identity_line(d or {}, lambda kind: bilingual_type_label(kind) if kind != "other" else None,
+                         "（据文件名 from the file name）")
 
 
 def identity_html(d: Mapping | None) -> str:

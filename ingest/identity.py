@@ -42,7 +42,8 @@ _EN_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "a
               "october", "november", "december"]
 _SALUTATION = re.compile(r"^(?:各位代表|同志们|各位委员|Esteemed Deputies|Fellow Deputies|Comrades)[，,：:！!]?$", re.I)
 _ADDRESSEES = re.compile(r"^各(?:省|有关|区|市|部门|单位)[^。]{0,60}[：:]$")
-_DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}\s*[〔\[［(（]\s*((?:19|20)\d\d)\s*[〕\]］)）]\s*\d{1,4}\s*号")
+# 国办发〔2018〕126号: also read from questions (assistant/constraints.py)
+DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}\s*[〔\[［(（]\s*((?:19|20)\d\d)\s*[〕\]］)）]\s*\d{1,4}\s*号")
 _SOURCE_LINE = re.compile(r"^(?:来源|时间|发布时间|作者|编辑|责任编辑|发布日期|字号|Source|Date)\s*[：:]")
 _ROLE = r"(?:国务院总理|总理|市长|省长|主席|总书记|书记|副市长|Premier|Mayor)"
 _AUTHOR_LINE = re.compile(rf"^(?:[\u4e00-\u9fff]{{0,12}}{_ROLE})?\s*[\u4e00-\u9fff](?:[\s\u3000]*[\u4e00-\u9fff]){{1,3}}$"
@@ -123,7 +124,7 @@ _EN_ISSUER = {"国务院": "State Council", "北京市人民政府": "Beijing Mu
 def _not_title(line: str) -> bool:
     return bool(_SALUTATION.match(line) or _ADDRESSEES.match(line) or _DELIVERED.match(line)
                 or _BRACKET_DATE.match(line) or _ADOPTED.match(line) or _SIGNED.match(line)
-                or _SOURCE_LINE.match(line) or _DOC_NUMBER.fullmatch(line) or _EN_DELIVERED.search(line)
+                or _SOURCE_LINE.match(line) or DOC_NUMBER.fullmatch(line) or _EN_DELIVERED.search(line)
                 or re.match(r"^第[一二三四五六七八九十百\d]+[编章节条]|^[一二三四五六七八九十]+、", line)
                 or re.search(r"[。；！？.;!?]$|[，,]", line))
 
@@ -250,7 +251,7 @@ def _issuer(text: str, head: list[str], title: str | None, doc_type: str) -> str
 
 def _doc_number(head: list[str]) -> str | None:
     for line in head:
-        m = _DOC_NUMBER.search(line)
+        m = DOC_NUMBER.search(line)
         if m:
             return re.sub(r"\s+", "", m.group(0)).replace("[", "〔").replace("]", "〕").replace("［", "〔").replace("］", "〕")
     return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from .places import places_in_english
 from .zhnum import DIGITS, zh_to_int
 
 _Y = r"(?:19|20)\d\d"
@@ -36,7 +37,6 @@ _NOT_NAMES = {"in", "by", "since", "for", "from", "until", "till", "before", "af
 
 
 def _named(text: str, m: re.Match) -> bool:
-    from .places import places_in_english
     before = _NAME_BEFORE.search(text, max(0, m.start() - 30), m.start())
     if before and before.group(1).lower() not in _NOT_NAMES:
         return True
