@@ -19,7 +19,7 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install torch==2.13.0
-	$(BIN)/pip install -e '.[test,ocr]'
+	$(BIN)/pip install -e '.[test,ocr,milvus]'
 	touch $(STAMP)
 
 install: $(STAMP)

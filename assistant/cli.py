@@ -27,8 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     def cmd(name: str, help_: str) -> argparse.ArgumentParser:
         sp = sub.add_parser(name, help=help_, description=help_)
-        sp.add_argument("--index", metavar="DIR",
-                        help="index folder (default: $POLICYQA_INDEX or .policyqa/index)")
+        sp.add_argument("--index", metavar="DIR|URI",
+                        help="index folder, milvus-lite:FILE or milvus://HOST:PORT/COLLECTION "
+                             "(default: $POLICYQA_INDEX or .policyqa/index; a server's token: "
+                             "$POLICYQA_MILVUS_TOKEN)")
         return sp
 
     sp = cmd("ingest", "add, update or remove documents so the index matches the files")
@@ -125,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     args = build_parser().parse_args(argv)
     settings = _settings()
-    index_dir = Path(getattr(args, "index", None) or settings.index_dir)
+    index_dir = _index_spec(getattr(args, "index", None) or settings.index_dir)
     from ingest.errors import PolicyQAError
     # Document text and titles reach the terminal: no escape sequences through. (stderr
     # carries the progress bars, which need theirs; what it shows of a file goes through shown().)
@@ -144,6 +146,12 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     finally:
         sys.stdout = out
+
+
+def _index_spec(value):
+    """A folder as a Path; another backend's address (milvus-lite:, milvus://) as written."""
+    text = str(value)
+    return text if text.startswith(("milvus-lite:", "milvus:")) else Path(text)
 
 
 def _unsafe(ch: str) -> bool:
@@ -198,7 +206,7 @@ def _ingest(args, settings, index_dir: Path) -> int:
                      rebuild=args.rebuild, max_bytes=settings.max_bytes,
                      cache_path=(settings.cache_dir / "embeddings.sqlite") if settings.cache_dir else None,
                      progress=not args.quiet, limits=settings.load_limits(), follow_links=args.follow_links,
-                     ocr=settings.ocr())
+                     ocr=settings.ocr(), token=settings.milvus_token)
     if args.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False))
     else:
@@ -218,7 +226,7 @@ def _ingest(args, settings, index_dir: Path) -> int:
 def _remove(args, settings, index_dir: Path) -> int:
     from ingest import remove
     try:
-        removed = remove(index_dir, args.doc_ids)
+        removed = remove(index_dir, args.doc_ids, token=settings.milvus_token)
     except KeyError as e:
         print(f"policyqa: no document {e.args[0]} in {index_dir} (see the ids with `policyqa ingest --json`)",
               file=sys.stderr)
@@ -230,7 +238,7 @@ def _remove(args, settings, index_dir: Path) -> int:
     return EXIT_OK
 
 
-def _open(index_dir: Path):
+def _open(index_dir, settings):
     """The assistant over the index; with an LLM endpoint configured, English questions are
     also said in Chinese by the model (one more ranking; offline rankings when it fails)."""
     from assistant import Assistant
@@ -240,11 +248,11 @@ def _open(index_dir: Path):
     if config.configured:
         from assistant.llm_render import Renderer
         renderer = Renderer(LLMClient(config))
-    return Assistant.open(index_dir, renderer=renderer)
+    return Assistant.open(index_dir, renderer=renderer, token=settings.milvus_token)
 
 
 def _search(args, settings, index_dir: Path) -> int:
-    hits = _open(index_dir).search(args.query, k=args.k, filters=_constraints(args))
+    hits = _open(index_dir, settings).search(args.query, k=args.k, filters=_constraints(args))
     if args.json:
         print(json.dumps([h.to_dict() for h in hits], ensure_ascii=False))
         return EXIT_OK
@@ -285,7 +293,7 @@ def _ask(args, settings, index_dir: Path) -> int:
     from assistant.llm import LLMConfig
     from assistant.render import OCR_LABEL
     from assistant.types import Answer
-    assistant = _open(index_dir)
+    assistant = _open(index_dir, settings)
     llm = LLMConfig.from_env().with_(base_url=args.llm_base_url, model=args.llm_model, timeout=args.llm_timeout)
     # Stream the model's draft only to a terminal; a pipe or --json gets the checked answer alone.
     live = args.mode == "llm" and not args.json and sys.stdout.isatty()
@@ -346,7 +354,8 @@ def _eval(args, settings, index_dir: Path) -> int:
         return EXIT_USAGE
     questions = load_questions(args.file)
     assistant = Assistant.open(
-        index_dir, cache_path=(settings.cache_dir / "embeddings.sqlite") if settings.cache_dir else None)
+        index_dir, cache_path=(settings.cache_dir / "embeddings.sqlite") if settings.cache_dir else None,
+        token=settings.milvus_token)
     report = evaluate(assistant, questions, k=args.k)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -356,7 +365,7 @@ def _eval(args, settings, index_dir: Path) -> int:
 
 
 def _lookup(args, settings, index_dir: Path) -> int:
-    res = _open(index_dir).lookup(args.term, by_year=args.by_year,
+    res = _open(index_dir, settings).lookup(args.term, by_year=args.by_year,
                                   doc_types=tuple(args.doc_type) if args.doc_type else None)
     if args.json:
         print(json.dumps(res.to_dict(), ensure_ascii=False))
@@ -411,6 +420,10 @@ def _sense_line(sense: dict) -> str:
 
 
 def _serve(args, settings, index_dir: Path) -> int:
+    if not isinstance(index_dir, Path):
+        print(f"policyqa: the app serves an index folder; {index_dir} can be searched and asked with "
+              "the other commands", file=sys.stderr)
+        return EXIT_USAGE
     auth_file = args.auth or settings.auth_file
     accounts = None
     if auth_file:

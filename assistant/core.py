@@ -10,7 +10,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from ingest import store
+from ingest import index as backends
 from ingest.cache import EmbeddingCache, default_cache_path, embed_cached
 from ingest.embed import compatible, load_embedder
 from ingest.errors import EmbedderUnavailable, IndexMismatch
@@ -62,7 +62,7 @@ def _one_numpy_blas_thread() -> None:
 class Assistant:
     """Answers questions from one index folder. Thread-safe for concurrent readers."""
 
-    def __init__(self, data: store.IndexData, embedder, *, index_dir: Path | None = None,
+    def __init__(self, data: backends.PassageIndex, embedder, *, index_dir: Path | str | None = None,
                  fusion: FusionConfig = FusionConfig(), thresholds: Thresholds = Thresholds(),
                  cache_path: str | Path | None = None, renderer=None):
         """`renderer`: an English question -> its Chinese rendering by the configured model
@@ -80,13 +80,16 @@ class Assistant:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, index_dir: str | Path, *, embedder=None, **kw) -> "Assistant":
+    def open(cls, index_dir: str | Path, *, embedder=None, token: str | None = None, **kw) -> "Assistant":
         """Load an index and the embedder its manifest names (IndexNotFound / IndexMismatch).
-        `embedder`: one already loaded, used when it suits the manifest."""
-        data = store.load(index_dir, eager=True)
+        `index_dir`: a folder or another backend's address (`ingest.index.target`), `token`
+        a Milvus server's; `embedder`: one already loaded, used when it suits the manifest."""
+        where = backends.target(index_dir)
+        data = backends.load(where, eager=True, token=token)
+        index_dir = where.tables if where.backend == "folder" else str(where)
         info = data.manifest["embedder"]
         if embedder is not None and compatible(info, embedder):
-            return cls(data, embedder, index_dir=Path(index_dir), **kw)
+            return cls(data, embedder, index_dir=index_dir, **kw)
         try:
             embedder = load_embedder(info)
         except EmbedderUnavailable as e:
@@ -96,7 +99,7 @@ class Assistant:
             raise IndexMismatch(
                 f"the index at {index_dir} was built with a different version of {info.get('model')} "
                 f"than is installed; rebuild it with `policyqa ingest --rebuild --index {index_dir}`")
-        return cls(data, embedder, index_dir=Path(index_dir), **kw)
+        return cls(data, embedder, index_dir=index_dir, **kw)
 
     # -- documents -----------------------------------------------------------------
     def documents(self) -> list[dict]:
@@ -324,14 +327,14 @@ class Assistant:
     def _stored_sims(self, items, qv: np.ndarray) -> list[float | None]:
         """Cosines of (doc_id, spans) items from the index's sentence vectors (a run of
         sentences: their mean vector); None for a sentence the index has no vector of."""
-        sv, where = self.data.sentence_vectors, self._sentence_rows
+        where = self._sentence_rows
         out: list[float | None] = []
         for doc_id, spans in items:
             idx = [where.get((doc_id, s, e)) for s, e in spans]
-            if sv is None or any(i is None for i in idx):
+            if not self.data.has_sentences or any(i is None for i in idx):
                 out.append(None)
                 continue
-            v = sv[idx].sum(axis=0)
+            v = self.data.sentence_vectors_of(idx).sum(axis=0)
             out.append(float(v @ qv / (np.linalg.norm(v) or 1.0)))
         return out
 

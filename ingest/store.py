@@ -4,8 +4,9 @@
     INDEX/gen-<id>/manifest.json      model, dimension, chunk settings, version, documents
                    chunks.jsonl       one chunk a line, row i = FAISS id i
                    docs.jsonl         cleaned text, metadata and page map per document
-                   vectors.npy        float32 (n, dim), L2-normalised
-                   vectors.faiss      FAISS IndexFlatIP over vectors.npy (llama-index FaissVectorStore)
+                   vectors.npy        float32 (n, dim), L2-normalised: searched exactly
+                   vectors.hnsw       ... or, past ANN_THRESHOLD passages, a FAISS HNSW index
+                                      holding them instead (the vectors are stored once)
                    sentences.npy      int32 (m, 3): chunk row, start, end of each quotable sentence
                    sentence_vectors.npy  float16 (m, dim): each sentence embedded on its own
                    bm25/              bm25s over jieba tokens
@@ -13,6 +14,11 @@
 
 A writer builds a new generation beside the current one and only then points
 CURRENT at it, so a crash or Ctrl-C mid-ingest leaves the previous index as it was.
+
+`IndexData` is also the `folder` backend of `ingest.index.PassageIndex`: FAISS and bm25s
+are used here and nowhere else. Another backend (ingest/milvus_index.py) keeps the same
+tables (manifest, chunks, docs, sentences) in a generation of this folder format, written
+with `tables_only`, and its vectors and BM25 in the engine.
 """
 from __future__ import annotations
 
@@ -32,8 +38,13 @@ from .errors import IndexBusy, IndexMismatch, IndexNotFound
 from .tokenize import tokenize_for_index
 from .types import Chunk
 
-FORMAT_VERSION = 2       # 2: chunks carry the years they speak about
+FORMAT_VERSION = 3       # 2: chunks carry the years they speak about; 3: vectors stored once
+READABLE = (2, 3)        # a version-2 folder differs only by an unused vectors.faiss
 CURRENT = "CURRENT"
+# Past this many passages dense search goes through FAISS HNSW instead of an exact product:
+# `benchmarks/scale.py` (README, "Scale") measured where the exact search's p95 passes ~30 ms.
+ANN_THRESHOLD = 200_000
+HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 128
 
 
 @dataclass
@@ -64,27 +75,20 @@ class IndexData:
     manifest: dict
     chunks: list[Chunk]
     docs: dict[str, StoredDocument]
-    vectors: np.ndarray
+    vectors: np.ndarray | None
     path: Path | None = None
     sentences: np.ndarray | None = None          # (m, 3) int32: chunk row, start, end
     sentence_vectors: np.ndarray | None = None   # (m, dim) float32 in memory
-    _vector_store: object = None
+    _ann: object = None                          # the FAISS HNSW index of a large generation
     _bm25: object = None
+    _doc_freq: dict | None = None
+
+    backend = "folder"
+    exact = True          # dense and lexical rankings cover every passage (below ANN_THRESHOLD)
 
     @property
     def dim(self) -> int:
         return int(self.manifest["embedder"]["dim"])
-
-    def vector_store(self):
-        """The llama-index FaissVectorStore over this generation's vectors."""
-        if self._vector_store is None:
-            saved = self.path / "vectors.faiss" if self.path is not None else None
-            if saved is not None and saved.is_file():
-                from llama_index.vector_stores.faiss import FaissVectorStore
-                self._vector_store = FaissVectorStore.from_persist_path(str(saved))
-            else:
-                self._vector_store = _faiss_store(self.vectors, self.dim)
-        return self._vector_store
 
     def bm25(self):
         """The bm25s retriever (None for an empty index)."""
@@ -92,6 +96,80 @@ class IndexData:
             import bm25s
             self._bm25 = bm25s.BM25.load(str(self.path / "bm25"))
         return self._bm25
+
+    # -- the read interface (ingest.index.PassageIndex) ---------------------------
+    def dense(self, vector: np.ndarray, n: int | None = None, within: np.ndarray | None = None) -> np.ndarray:
+        """Cosine of each passage with a unit vector; -inf outside `within` (a row mask) and,
+        when the generation is searched approximately, outside the best `n`."""
+        if self._ann is not None:
+            scores = self._ann_scores(vector, n, within)
+        else:
+            scores = self.vectors @ vector.astype(self.vectors.dtype) if len(self.chunks) else np.zeros(0)
+        return scores if within is None else np.where(within, scores, -np.inf)
+
+    def sentence_dense(self, vector: np.ndarray, n: int | None = None, within: np.ndarray | None = None) -> np.ndarray:
+        """Per passage, the cosine of its best sentence with a unit vector (-inf: none)."""
+        best = np.full(len(self.chunks), -np.inf)
+        sv = self.sentence_vectors
+        if sv is not None and len(sv):
+            np.maximum.at(best, self.sentences[:, 0], sv @ vector.astype(sv.dtype))
+        return best if within is None else np.where(within, best, -np.inf)
+
+    def lexical(self, terms: list[str], n: int | None = None, within: np.ndarray | None = None) -> np.ndarray:
+        """BM25 score of each passage for `terms` (index tokens); 0: none of them in it."""
+        bm = self.bm25()
+        known = [t for t in terms if bm is not None and t in bm.vocab_dict]
+        if not known:
+            return np.zeros(len(self.chunks), dtype=np.float32)
+        scores = np.asarray(bm.get_scores(known), dtype=np.float32)
+        return scores if within is None else np.where(within, scores, 0.0).astype(np.float32)
+
+    def cosines(self, vector: np.ndarray, rows) -> np.ndarray:
+        """Exact cosines of the given passages with a unit vector."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if self._ann is not None:
+            return self._ann.reconstruct_batch(rows) @ vector.astype(np.float32)
+        return self.vectors[rows] @ vector.astype(self.vectors.dtype)
+
+    def sentence_vectors_of(self, ids) -> np.ndarray:
+        """The stored vectors of rows of the sentence table."""
+        return self.sentence_vectors[np.asarray(ids, dtype=np.int64)]
+
+    def doc_freq(self) -> dict[str, int]:
+        """Index token -> number of passages holding it (read off bm25s' term-major matrix)."""
+        if self._doc_freq is None:
+            bm = self.bm25()
+            if bm is None:
+                self._doc_freq = {}
+            else:
+                indptr = bm.scores["indptr"]
+                self._doc_freq = {t: int(indptr[i + 1] - indptr[i]) for t, i in bm.vocab_dict.items()
+                                  if i + 1 < len(indptr)}
+        return self._doc_freq
+
+    @property
+    def has_sentences(self) -> bool:
+        return self.sentences is not None and len(self.sentences) > 0
+
+    def all_vectors(self) -> np.ndarray:
+        """Every passage vector (the writer copies those of unchanged documents)."""
+        if self.vectors is None and self._ann is not None:
+            self.vectors = self._ann.reconstruct_n(0, self._ann.ntotal)
+        return self.vectors
+
+    def close(self) -> None:
+        """Nothing to release: a folder generation is read into memory."""
+
+    def _ann_scores(self, vector, n, within) -> np.ndarray:
+        out = np.full(len(self.chunks), -np.inf)
+        if not len(self.chunks):
+            return out
+        k = min(len(self.chunks), max(n or 100, 1) * (4 if within is not None else 1))
+        self._ann.hnsw.efSearch = max(HNSW_EF_SEARCH, k)
+        scores, ids = self._ann.search(vector.reshape(1, -1).astype(np.float32), k)
+        ok = ids[0] >= 0
+        out[ids[0][ok]] = scores[0][ok]
+        return out
 
 
 def empty(embedder_info: dict, chunk_settings: dict) -> IndexData:
@@ -122,7 +200,7 @@ def load(index_dir: str | Path, *, eager: bool = False) -> IndexData:
     except (OSError, ValueError) as e:
         raise IndexMismatch(f"index manifest at {gen} is unreadable ({e}); rebuild with --rebuild") from e
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE:
         raise IndexMismatch(
             f"index at {root} has format version {version}, this policyqa reads {FORMAT_VERSION}: "
             f"rebuild it with `policyqa ingest --rebuild --index {root}`")
@@ -138,29 +216,49 @@ def load(index_dir: str | Path, *, eager: bool = False) -> IndexData:
             d["pages"] = [tuple(p) for p in d["pages"]]
             d["lines"] = [tuple(r) for r in d.get("lines", ())]
             docs[d["doc_id"]] = StoredDocument(**d)
-        vectors = np.load(gen / "vectors.npy")
+        ann = None
+        if (gen / "vectors.hnsw").is_file():
+            import faiss
+            ann = faiss.read_index(str(gen / "vectors.hnsw"))
+            vectors = None
+        elif (gen / "vectors.npy").is_file():
+            vectors = np.load(gen / "vectors.npy")
+        elif manifest.get("tables_only"):
+            vectors = None
+        else:
+            raise OSError(f"no vectors.npy in {gen}")
         sentences = np.load(gen / "sentences.npy")
-        sentence_vectors = np.load(gen / "sentence_vectors.npy").astype(np.float32)
+        sentence_vectors = np.load(gen / "sentence_vectors.npy").astype(np.float32) \
+            if (gen / "sentence_vectors.npy").is_file() else None
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise IndexMismatch(f"index at {gen} is damaged ({e}); rebuild with --rebuild") from e
     dim = embedder["dim"]
-    if vectors.shape != (len(chunks), dim):
+    shape = vectors.shape if vectors is not None else (ann.ntotal, ann.d) if ann is not None else None
+    if shape is not None and shape != (len(chunks), dim):
         raise IndexMismatch(
-            f"index at {gen} is inconsistent: {vectors.shape[0]} vectors of dimension "
-            f"{vectors.shape[1] if vectors.ndim == 2 else '?'} for {len(chunks)} chunks of dimension {dim}; "
+            f"index at {gen} is inconsistent: {shape[0]} vectors of dimension "
+            f"{shape[1] if len(shape) == 2 else '?'} for {len(chunks)} chunks of dimension {dim}; "
             "rebuild with --rebuild")
-    if sentences.ndim != 2 or sentences.shape[1:] != (3,) or sentence_vectors.shape != (len(sentences), dim) \
+    if sentences.ndim != 2 or sentences.shape[1:] != (3,) \
+            or (sentence_vectors is not None and sentence_vectors.shape != (len(sentences), dim)) \
             or (len(sentences) and not 0 <= int(sentences[:, 0].max()) < len(chunks)):
         raise IndexMismatch(f"index at {gen} has a damaged sentence table; rebuild with --rebuild")
-    data = IndexData(manifest, chunks, docs, vectors, path=gen, sentences=sentences, sentence_vectors=sentence_vectors)
-    if eager:
-        data.vector_store()
+    data = IndexData(manifest, chunks, docs, vectors, path=gen, sentences=sentences,
+                     sentence_vectors=sentence_vectors, _ann=ann)
+    if (gen / "doc_freq.json").is_file():
+        try:
+            data._doc_freq = json.loads((gen / "doc_freq.json").read_text("utf-8"))
+        except (OSError, ValueError) as e:
+            raise IndexMismatch(f"index at {gen} is damaged ({e}); rebuild with --rebuild") from e
+    if eager and not manifest.get("tables_only"):
         data.bm25()
     return data
 
 
-def save(index_dir: str | Path, data: IndexData) -> Path:
-    """Write `data` as a new generation and make it current (atomically)."""
+def save(index_dir: str | Path, data: IndexData, *, tables_only: bool = False, extra: dict | None = None) -> Path:
+    """Write `data` as a new generation and make it current (atomically). `tables_only`:
+    manifest, chunks, docs and the sentence table, for a backend that keeps vectors and BM25
+    elsewhere; `extra`: more files of the generation, name -> JSON value."""
     root = Path(index_dir)
     root.mkdir(parents=True, exist_ok=True)
     previous = (root / CURRENT).resolve().name if (root / CURRENT).is_symlink() else None
@@ -170,7 +268,11 @@ def save(index_dir: str | Path, data: IndexData) -> Path:
     try:
         tmp.mkdir()
         with _writing(tmp):
-            _write_generation(tmp, data)
+            _write_generation(tmp, data, tables_only)
+            for name, value in (extra or {}).items():
+                with open(tmp / name, "w", encoding="utf-8") as f:
+                    json.dump(value, f, ensure_ascii=False)
+                    _fsync(f)
         os.rename(tmp, gen)
         link_tmp = root / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
         os.symlink(gen.name, link_tmp)
@@ -220,28 +322,34 @@ def _remove_abandoned(root: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def _write_generation(folder: Path, data: IndexData) -> None:
+def _write_generation(folder: Path, data: IndexData, tables_only: bool = False) -> None:
     manifest = dict(data.manifest)
     manifest["format_version"] = FORMAT_VERSION
     manifest["n_chunks"] = len(data.chunks)
     manifest["written_at"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    manifest.setdefault("backend", "folder")
+    if tables_only:
+        manifest["tables_only"] = True
     _write_jsonl(folder / "chunks.jsonl", (asdict(c) for c in data.chunks))
     _write_jsonl(folder / "docs.jsonl", (asdict(d) for d in data.docs.values()))
-    vectors = np.ascontiguousarray(data.vectors, dtype=np.float32)
-    with open(folder / "vectors.npy", "wb") as f:
-        np.save(f, vectors)
-        _fsync(f)
-    _faiss_store(vectors, data.dim).persist(persist_path=str(folder / "vectors.faiss"))
     sentences = data.sentences if data.sentences is not None else np.zeros((0, 3), dtype=np.int32)
-    sentence_vectors = data.sentence_vectors if data.sentence_vectors is not None \
-        else np.zeros((0, data.dim), dtype=np.float32)
-    for name, array in (("sentences.npy", np.ascontiguousarray(sentences, dtype=np.int32)),
-                        # float16 halves the file; cosines move by < 1e-3, far below any threshold
-                        ("sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float16))):
+    arrays = [("sentences.npy", np.ascontiguousarray(sentences, dtype=np.int32))]
+    if not tables_only:
+        vectors = np.ascontiguousarray(data.all_vectors(), dtype=np.float32)
+        if len(vectors) > ANN_THRESHOLD:
+            _write_hnsw(folder / "vectors.hnsw", vectors)
+        else:
+            arrays.append(("vectors.npy", vectors))
+        sentence_vectors = data.sentence_vectors if data.sentence_vectors is not None \
+            else np.zeros((0, data.dim), dtype=np.float32)
+        # float16 halves the file; cosines move by < 1e-3, far below any threshold
+        arrays.append(("sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float16)))
+    for name, array in arrays:
         with open(folder / name, "wb") as f:
             np.save(f, array)
             _fsync(f)
-    _write_bm25(folder / "bm25", data.chunks)
+    if not tables_only:
+        _write_bm25(folder / "bm25", data.chunks)
     with open(folder / "manifest.json", "w", encoding="utf-8") as f:
         json.dump(manifest, f, ensure_ascii=False, indent=1)
         _fsync(f)
@@ -249,20 +357,20 @@ def _write_generation(folder: Path, data: IndexData) -> None:
 
 
 def load_writer_modules() -> None:
-    """Import what writing an index needs (faiss, llama-index's FAISS store) before the long
-    work: an interrupt that lands inside faiss's import comes out as a TypeError from its
-    loader instead of a KeyboardInterrupt, so Ctrl-C while writing failed with exit 1."""
+    """Import what writing an index needs (faiss, bm25s) before the long work: an interrupt
+    that lands inside faiss's import comes out as a TypeError from its loader instead of a
+    KeyboardInterrupt, so Ctrl-C while writing failed with exit 1."""
+    import bm25s  # noqa: F401
     import faiss  # noqa: F401
-    from llama_index.vector_stores.faiss import FaissVectorStore  # noqa: F401
 
 
-def _faiss_store(vectors: np.ndarray, dim: int):
+def _write_hnsw(path: Path, vectors: np.ndarray) -> None:
+    """A FAISS HNSW index over unit vectors (inner product = cosine), holding the vectors."""
     import faiss
-    from llama_index.vector_stores.faiss import FaissVectorStore
-    index = faiss.IndexFlatIP(dim)          # inner product on normalised vectors = cosine
-    if len(vectors):
-        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
-    return FaissVectorStore(faiss_index=index)
+    index = faiss.IndexHNSWFlat(vectors.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    index.add(vectors)
+    faiss.write_index(index, str(path))
 
 
 def _write_bm25(folder: Path, chunks: list[Chunk]) -> None:
