@@ -69,8 +69,8 @@ class Assistant:
         (`llm_render.Renderer`), one more ranking for English questions; None offline."""
         self.data, self.embedder, self.index_dir = data, embedder, index_dir
         _one_numpy_blas_thread()
-        self.retriever = Retriever(data, embedder, fusion, renderer)
         self.catalog = Catalog.from_index(data)
+        self.retriever = Retriever(data, embedder, fusion, renderer, chunk_zh=self.catalog.chunk_zh)
         # (doc_id, start, end) -> row of the sentence table, to reuse its vectors at answer time
         self._sentence_rows = {} if data.sentences is None else {
             (data.chunks[r].doc_id, int(s), int(e)): i for i, (r, s, e) in enumerate(data.sentences)}
@@ -328,13 +328,18 @@ class Assistant:
         """Cosines of (doc_id, spans) items from the index's sentence vectors (a run of
         sentences: their mean vector); None for a sentence the index has no vector of."""
         where = self._sentence_rows
+        rows = [[where.get((doc_id, s, e)) for s, e in spans] for doc_id, spans in items]
+        wanted = sorted({i for idx in rows if None not in idx for i in idx})
+        if not self.data.has_sentences or not wanted:
+            return [None] * len(items)
+        # One request for all of them (an engine answers each request over the network).
+        got = dict(zip(wanted, self.data.sentence_vectors_of(wanted)))
         out: list[float | None] = []
-        for doc_id, spans in items:
-            idx = [where.get((doc_id, s, e)) for s, e in spans]
-            if not self.data.has_sentences or any(i is None for i in idx):
+        for idx in rows:
+            if None in idx:
                 out.append(None)
                 continue
-            v = self.data.sentence_vectors_of(idx).sum(axis=0)
+            v = np.sum([got[i] for i in idx], axis=0)
             out.append(float(v @ qv / (np.linalg.norm(v) or 1.0)))
         return out
 

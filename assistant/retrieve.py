@@ -66,12 +66,15 @@ class Retriever:
     documents asked for, so each ranking is asked once within the passages a filter keeps
     and once more within those that contradict no constraint."""
 
-    def __init__(self, data: PassageIndex, embedder, fusion: FusionConfig = FusionConfig(), renderer=None):
-        """`renderer`: question -> its Chinese rendering by a model (llm_render.Renderer), or None."""
+    def __init__(self, data: PassageIndex, embedder, fusion: FusionConfig = FusionConfig(), renderer=None,
+                 chunk_zh: np.ndarray | None = None):
+        """`renderer`: question -> its Chinese rendering by a model (llm_render.Renderer), or None;
+        `chunk_zh`: which passages are Chinese, when the caller has it (Catalog.chunk_zh)."""
         self.data, self.embedder, self.fusion, self.renderer = data, embedder, fusion, renderer
         # Language per passage, not per document: a Chinese passage quoting English titles
         # is still Chinese, and a bilingual document has passages of both.
-        self._zh = np.array([is_chinese(c.text) for c in data.chunks], dtype=bool)
+        self._zh = chunk_zh if chunk_zh is not None else \
+            np.array([is_chinese(c.text) for c in data.chunks], dtype=bool)
 
     def search(self, query: str, k: int = 10, *, query_vector: np.ndarray | None = None,
                allowed: np.ndarray | None = None, terms: list | None = None, fit: Fit | None = None,

@@ -236,7 +236,9 @@ def kfold(prepared: dict[str, list[Prepared]], configs, all_ranks, k: int, seed:
 
 # -- cmrc2018 -------------------------------------------------------------------------------
 
-def cmrc(work: Path, limit: int | None) -> dict:
+def cmrc(work: Path, limit: int | None, backend: str = "folder", methods: bool = True) -> dict:
+    """cmrc2018 as retrieval; `backend` "milvus-lite" indexes it in a Milvus Lite file
+    instead of a folder; `methods`: the dense-only and BM25-only baselines too."""
     base = SHARED / "benchmarks" / "cmrc2018"
     docs_dir = work / "cmrc2018-docs"
     docs_dir.mkdir(parents=True, exist_ok=True)
@@ -249,7 +251,7 @@ def cmrc(work: Path, limit: int | None) -> dict:
             if not f.exists() or f.read_text(encoding="utf-8") != content:
                 f.write_text(content, encoding="utf-8")
             files.append(f)
-    idx = work / "cmrc2018"
+    idx = work / "cmrc2018" if backend == "folder" else f"milvus-lite:{work / 'cmrc2018.db'}"
     ingest(files, idx, progress=sys.stderr.isatty())
     a = Assistant.open(idx)
     passage_of = {d["doc_id"]: Path(d["source_path"]).stem for d in a.documents()}
@@ -262,7 +264,8 @@ def cmrc(work: Path, limit: int | None) -> dict:
     qs = [json.loads(x) for x in (base / "queries.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
     qs = [q for q in qs if q["id"] in gold][:limit]
     out = {}
-    for name, cfg in {"ours": FusionConfig(), **{n: FusionConfig(**o) for n, o in BASELINES.items()}}.items():
+    configs = {"ours": FusionConfig(), **({n: FusionConfig(**o) for n, o in BASELINES.items()} if methods else {})}
+    for name, cfg in configs.items():
         ranks, ms = [], []
         for q in qs:
             t0 = time.perf_counter()
@@ -271,6 +274,7 @@ def cmrc(work: Path, limit: int | None) -> dict:
             ms.append((time.perf_counter() - t0) * 1000)
             ranks.append(next((r for r, d in enumerate(docs, 1) if passage_of.get(d) in gold[q["id"]]), None))
         out[name] = {**scores(ranks), "search_median_ms": round(float(np.median(ms)), 1)}
+    a.data.close()
     return {"passages": len(files), "queries": len(qs), "methods": out}
 
 

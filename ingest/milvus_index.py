@@ -21,12 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from . import store
-from .errors import IndexMismatch
+from .errors import IndexBusy, IndexMismatch, IndexNotFound
 from .index import Target
 from .tokenize import tokenize_for_index
 
@@ -48,16 +49,67 @@ def sentence_key(chunk_pk: str, start: int, end: int) -> str:
     return hashlib.blake2b(f"{chunk_pk}\0{start}\0{end}".encode(), digest_size=12).hexdigest()
 
 
+# Milvus Lite runs inside the process that opens its file, and only one process may: the
+# file stays open while any index object of this process uses it.
+_LITE_USERS: dict[str, int] = {}
+_LITE_LOCK = threading.Lock()
+
+
 def _client(t: Target, token: str | None):
     try:
         from pymilvus import MilvusClient
+        from pymilvus.exceptions import MilvusException
     except ImportError as e:
         raise IndexMismatch("this index lives in Milvus, which needs the milvus extra: "
                             "pip install 'policyqa[milvus]'") from e
-    if t.backend == "milvus-lite":
-        Path(t.uri).parent.mkdir(parents=True, exist_ok=True)
-        return MilvusClient(uri=t.uri)
-    return MilvusClient(uri=t.uri, token=token or "")
+    if t.backend != "milvus-lite":
+        try:
+            return MilvusClient(uri=t.uri, token=token or "")
+        except MilvusException as e:
+            raise IndexNotFound(f"cannot reach the Milvus server at {t} ({e.message}); check the address "
+                                "and POLICYQA_MILVUS_TOKEN") from None
+    Path(t.uri).parent.mkdir(parents=True, exist_ok=True)
+    path = os.path.abspath(t.uri)
+    tokenize_for_index("")       # Lite's analyzer runs jieba in this process: initialise it quietly first
+    with _LITE_LOCK:
+        try:
+            client = MilvusClient(uri=path)
+        except MilvusException as e:
+            if _locked_elsewhere(path):
+                raise IndexBusy(f"another process has {t} open (Milvus Lite serves one process at a time): "
+                                "stop it, or use a Milvus server for many processes") from None
+            raise IndexMismatch(f"cannot open {t}: {e.message}") from None
+        _LITE_USERS[path] = _LITE_USERS.get(path, 0) + 1
+    return client
+
+
+def _locked_elsewhere(path: str) -> bool:
+    try:
+        from milvus_lite import DataDirLockedError, MilvusLite
+    except ImportError:
+        return False
+    try:
+        MilvusLite(path).close()
+    except DataDirLockedError:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+def _release(t: Target, client) -> None:
+    """Close a client; the last one of this process over a Lite file lets the file go."""
+    client.close()
+    if t.backend != "milvus-lite":
+        return
+    path = os.path.abspath(t.uri)
+    with _LITE_LOCK:
+        _LITE_USERS[path] = _LITE_USERS.get(path, 1) - 1
+        if _LITE_USERS[path] > 0:
+            return
+        del _LITE_USERS[path]
+    from milvus_lite import server_manager_instance
+    server_manager_instance.release_server(path)
 
 
 def _quote(values) -> str:
@@ -89,12 +141,15 @@ class MilvusIndex:
     def open(cls, t: Target, tables: store.IndexData, *, token: str | None = None) -> "MilvusIndex":
         client = _client(t, token)
         names = tables.manifest.get("milvus") or {}
-        for name in (names.get("chunks"), names.get("sentences")):
-            if not name or not client.has_collection(name):
-                raise IndexMismatch(f"the Milvus collection {name!r} that {t} names is missing; "
-                                    f"rebuild with `policyqa ingest --rebuild --index {t}`")
-        client.load_collection(names["chunks"])
-        client.load_collection(names["sentences"])
+        try:
+            for name in (names.get("chunks"), names.get("sentences")):
+                if not name or not client.has_collection(name):
+                    raise IndexMismatch(f"the Milvus collection {name!r} that {t} names is missing; "
+                                        f"rebuild with `policyqa ingest --rebuild --index {t}`")
+                client.load_collection(name)
+        except BaseException:
+            _release(t, client)
+            raise
         return cls(t, tables, client)
 
     @property
@@ -178,7 +233,9 @@ class MilvusIndex:
         return None                      # the vectors live in the engine only
 
     def close(self) -> None:
-        self.client.close()
+        if self.client is not None:
+            _release(self.target, self.client)
+            self.client = None
 
 
 def _doc_freq(chunks) -> dict[str, int]:
@@ -214,7 +271,16 @@ def _create(client, name: str, dim: int, with_text: bool) -> None:
 def write(t: Target, data: store.IndexData, old, *, token: str | None = None) -> None:
     """Make `data` the index's content: upsert new rows, swap the tables, delete stale rows.
     `old`: the MilvusIndex it replaces, or None to start new collections (a rebuild)."""
-    client = old.client if isinstance(old, MilvusIndex) else _client(t, token)
+    own = not isinstance(old, MilvusIndex)
+    client = _client(t, token) if own else old.client
+    try:
+        _write(t, data, old, client)
+    finally:
+        if own:
+            _release(t, client)
+
+
+def _write(t: Target, data: store.IndexData, old, client) -> None:
     t.tables.mkdir(parents=True, exist_ok=True)
     _finish_pending(client, t)
     dim = data.dim

@@ -144,7 +144,8 @@ def test_a_killed_ingest_leaves_one_version_whole(library, cache_dir, tmp_path):
         time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the ingest ended before it could be killed while writing"
+    assert proc.returncode == -signal.SIGKILL, \
+        f"the ingest ended ({proc.returncode}) before it could be killed while writing: {proc.stderr.read()[-2000:]}"
 
     a = _open(spec, cache_dir)                 # the old version, whole
     assert a.data.manifest["documents"] == documents
