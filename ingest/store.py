@@ -84,7 +84,11 @@ class IndexData:
     _doc_freq: dict | None = None
 
     backend = "folder"
-    exact = True          # dense and lexical rankings cover every passage (below ANN_THRESHOLD)
+
+    @property
+    def exact(self) -> bool:
+        """Rankings cover every passage: true unless the vectors are in an HNSW index."""
+        return self._ann is None
 
     @property
     def dim(self) -> int:

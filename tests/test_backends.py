@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ from assistant import Assistant
 from ingest import ingest, remove
 from ingest import index as backends
 
-from .conftest import ROOT, SEED
+from .conftest import ROOT, SEED, free_port
 
 CORPUS = ROOT / "corpus"
 G126 = CORPUS / "2018_state-council-office_guobanfa-2018-126_second-batch-innovation-reform-measures_zh.txt"
@@ -26,31 +28,69 @@ G127 = CORPUS / "2018_state-council-office_guobanfa-2018-127_research-institutio
 NEW_SENTENCE = "各单位应当每年向社会公开科研经费使用情况和绩效评价结果。"
 
 
-def _spec(backend: str, tmp_path: Path) -> str:
-    if backend == "folder":
-        return str(tmp_path / "index")
+TOKEN = "root:not-a-real-secret-7f3a"      # must never reach output or logs
+
+
+def _need_milvus() -> None:
     pytest.importorskip("pymilvus", reason="the milvus extra is not installed: pip install 'policyqa[milvus]'")
     pytest.importorskip("milvus_lite", reason="the milvus extra is not installed: pip install 'policyqa[milvus]'")
-    return f"milvus-lite:{tmp_path / 'library.db'}"
 
 
-@pytest.fixture(params=["folder", "milvus-lite"])
-def library(request, tmp_path, cache_dir):
-    """(index spec, folder of the documents): the seed article and two State Council notices."""
-    spec = _spec(request.param, tmp_path)
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory):
+    """A Milvus server on loopback (Milvus Lite's server mode: the same gRPC API as a cluster)."""
+    _need_milvus()
+    port = free_port()
+    data = tmp_path_factory.mktemp("milvus-server")
+    log = open(data / "server.log", "w+")
+    proc = subprocess.Popen([str(Path(sys.executable).with_name("milvus-lite")), "server", "--data-dir",
+                             str(data / "data"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while True:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        if proc.poll() is not None or time.monotonic() > deadline:
+            log.seek(0)
+            pytest.fail(f"the Milvus Lite server did not start: {log.read()[-2000:]}")
+        time.sleep(0.2)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=15)
+    log.close()
+
+
+def _spec(backend: str, tmp_path: Path, request) -> str:
+    if backend == "folder":
+        return str(tmp_path / "index")
+    _need_milvus()
+    if backend == "milvus-lite":
+        return f"milvus-lite:{tmp_path / 'library.db'}"
+    port = request.getfixturevalue("milvus_server")
+    return f"milvus://127.0.0.1:{port}/t_{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(params=["folder", "milvus-lite", "milvus-server"])
+def library(request, tmp_path, cache_dir, monkeypatch):
+    """(index spec, folder of the documents): the seed article and two State Council notices.
+    A server's tables go under the test's working directory (tmp_path)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("POLICYQA_MILVUS_TOKEN", TOKEN)
+    spec = _spec(request.param, tmp_path, request)
     docs = tmp_path / "docs"
     docs.mkdir()
     for f in (SEED, G126, G127):
         shutil.copy(f, docs)
         for side in CORPUS.glob(f.stem + ".*json"):
             shutil.copy(side, docs)
-    summary = ingest([docs], spec, cache_path=cache_dir / "embeddings.sqlite", progress=False)
+    summary = ingest([docs], spec, cache_path=cache_dir / "embeddings.sqlite", progress=False, token=TOKEN)
     assert len(summary.added) == 3
     return spec, docs
 
 
 def _open(spec, cache_dir) -> Assistant:
-    return Assistant.open(spec, cache_path=cache_dir / "embeddings.sqlite")
+    return Assistant.open(spec, cache_path=cache_dir / "embeddings.sqlite", token=TOKEN)
 
 
 def _engine_rows(data) -> int | None:
@@ -102,7 +142,7 @@ def test_replace_and_delete_a_document(library, cache_dir):
     spec, docs = library
     edited = docs / G127.name
     edited.write_text(edited.read_text("utf-8").rstrip() + "\n" + NEW_SENTENCE + "\n", "utf-8")
-    summary = ingest([docs], spec, cache_path=cache_dir / "embeddings.sqlite", progress=False)
+    summary = ingest([docs], spec, cache_path=cache_dir / "embeddings.sqlite", progress=False, token=TOKEN)
     assert summary.updated == [G127.stem] and sorted(summary.unchanged) == sorted([SEED.stem, G126.stem])
 
     a = _open(spec, cache_dir)
@@ -112,7 +152,7 @@ def test_replace_and_delete_a_document(library, cache_dir):
     assert rows is None or rows == len(a.data.chunks)          # the old version's rows are gone
     a.data.close()
 
-    remove(spec, [G126.stem])
+    remove(spec, [G126.stem], token=TOKEN)
     b = _open(spec, cache_dir)
     assert G126.stem not in b.data.docs
     assert all(h.doc_id != G126.stem for h in b.search("第二批支持创新相关改革举措", k=10))
@@ -137,7 +177,8 @@ def test_a_killed_ingest_leaves_one_version_whole(library, cache_dir, tmp_path):
     edited.write_text(edited.read_text("utf-8").rstrip() + "\n" + NEW_SENTENCE + "\n", "utf-8")
     env = dict(os.environ, POLICYQA_CACHE_DIR=str(cache_dir))
     cmd = [sys.executable, "-m", "assistant.cli", "ingest", str(docs), "--index", spec, "--quiet"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env["PYTHONPATH"] = str(ROOT)
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     started = _writing(spec)
     deadline = time.monotonic() + 240
     while not started() and proc.poll() is None and time.monotonic() < deadline:
@@ -153,7 +194,7 @@ def test_a_killed_ingest_leaves_one_version_whole(library, cache_dir, tmp_path):
     assert a.ask("2022年北京全年专利授权量是多少？").found
     a.data.close()
 
-    ingest([docs], spec, cache_path=cache_dir / "embeddings.sqlite", progress=False)
+    ingest([docs], spec, cache_path=cache_dir / "embeddings.sqlite", progress=False, token=TOKEN)
     b = _open(spec, cache_dir)                 # the next ingest: the new version, nothing left over
     assert NEW_SENTENCE in b.search(NEW_SENTENCE, k=1)[0].text
     rows = _engine_rows(b.data)
@@ -170,3 +211,39 @@ def test_an_index_address_names_its_backend(tmp_path):
                                                          "milvus://10.0.0.5:19530/policy_lib")
     with pytest.raises(ValueError, match="POLICYQA_MILVUS_TOKEN"):
         backends.target("milvus://user:secret@host/coll")
+
+
+def test_the_cli_on_a_milvus_server_never_shows_its_token(milvus_server, tmp_path, cache_dir):
+    spec = f"milvus://127.0.0.1:{milvus_server}/t_{uuid.uuid4().hex[:8]}"
+    env = dict(os.environ, POLICYQA_CACHE_DIR=str(cache_dir), POLICYQA_MILVUS_TOKEN=TOKEN, PYTHONPATH=str(ROOT))
+    run = lambda *args: subprocess.run([sys.executable, "-m", "assistant.cli", *args, "--index", spec],  # noqa: E731
+                                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    built = run("ingest", str(SEED), "--quiet")
+    asked = run("ask", "2022年北京全年专利授权量是多少？")
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert asked.returncode == 0 and "20.3万件" in asked.stdout, asked.stderr[-2000:]
+    assert (tmp_path / ".policyqa" / "milvus").is_dir()          # the tables, beside the working directory
+    gone = subprocess.run([sys.executable, "-m", "assistant.cli", "search", "专利", "--index",
+                           "milvus://127.0.0.1:1/nowhere"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    for out in (built, asked, gone):
+        assert TOKEN not in out.stdout + out.stderr
+    assert gone.returncode == 1 and gone.stderr.startswith("policyqa: ") and "Traceback" not in gone.stderr
+
+
+def test_a_large_folder_index_searches_through_hnsw(tmp_path, cache_dir, monkeypatch):
+    """Past ANN_THRESHOLD passages the folder keeps its vectors in a FAISS HNSW index
+    (stored once) and searches it approximately; the answers stay the same."""
+    from ingest import store
+    exact_dir, ann_dir = tmp_path / "exact", tmp_path / "ann"
+    ingest([SEED, G127], exact_dir, cache_path=cache_dir / "embeddings.sqlite", progress=False)
+    monkeypatch.setattr(store, "ANN_THRESHOLD", 10)
+    ingest([SEED, G127], ann_dir, cache_path=cache_dir / "embeddings.sqlite", progress=False)
+    exact, ann = _open(str(exact_dir), cache_dir), _open(str(ann_dir), cache_dir)
+    gen = ann.data.path
+    assert (gen / "vectors.hnsw").is_file() and not (gen / "vectors.npy").exists() and not ann.data.exact
+    np.testing.assert_allclose(ann.data.all_vectors(), exact.data.vectors, atol=1e-6)
+    for q in ("北京研发经费投入", "科研院所自主权", "How many patents were granted in Beijing?"):
+        assert [(h.doc_id, h.start) for h in ann.search(q, k=5)] == [(h.doc_id, h.start) for h in exact.search(q, k=5)]
+    assert ann.ask("2022年北京全年专利授权量是多少？").text == exact.ask("2022年北京全年专利授权量是多少？").text
+    remove(ann_dir, [G127.stem])                 # rewritten from the HNSW index's own vectors
+    assert set(_open(str(ann_dir), cache_dir).data.docs) == {SEED.stem}
