@@ -59,13 +59,6 @@ def _one_numpy_blas_thread() -> None:
         return
     ThreadpoolController().select(internal_api="openblas").limit(limits=1)
 
-def _warm_query_encoder(embedder) -> None:
-    try:
-        embedder.embed_query("warm-up")
-    except Exception:            # noqa: BLE001 - the first real question reports any failure
-        pass
-
-
 class Assistant:
     """Answers questions from one index folder. Thread-safe for concurrent readers."""
 
@@ -88,16 +81,6 @@ class Assistant:
 
     @classmethod
     def open(cls, index_dir: str | Path, *, embedder=None, token: str | None = None, **kw) -> "Assistant":
-        assistant = cls._open(index_dir, embedder=embedder, token=token, **kw)
-        # The query encoder loads on its first call (~1 s) and jieba's dictionaries on the
-        # first question (~1.5 s): loading the encoder meanwhile, on the other core, takes it
-        # off a cold `policyqa ask`. Its C engine releases the GIL.
-        threading.Thread(target=_warm_query_encoder, args=(assistant.embedder,), daemon=True,
-                         name="policyqa-warm-up").start()
-        return assistant
-
-    @classmethod
-    def _open(cls, index_dir: str | Path, *, embedder=None, token: str | None = None, **kw) -> "Assistant":
         """Load an index and the embedder its manifest names (IndexNotFound / IndexMismatch).
         `index_dir`: a folder or another backend's address (`ingest.index.target`), `token`
         a Milvus server's; `embedder`: one already loaded, used when it suits the manifest."""

@@ -3,10 +3,12 @@ slow for one question at a time, and what FAISS HNSW and Milvus Lite cost instea
 
     python benchmarks/scale.py [--sizes 10000,100000,1000000] [--sample 3000] [--queries 200]
                                [--engines numpy,flat,hnsw,milvus] [--ef 16,32,64,128,256,512]
-                               [--milvus-ef 64,128] [--synth sentences|noise] [--sigma auto]
-                               [--vectors FILE.npz] [--out benchmarks/results/scale.json]
+                               [--ef-construction 80] [--milvus-ef 64,128] [--synth sentences|noise]
+                               [--sigma auto] [--vectors FILE.npz] [--out benchmarks/results/scale.json]
 
-Quick run: --sizes 10000,100000 (~5 min). The full curve to 1M takes ~30-40 min on 2 cores.
+Quick run: --sizes 10000,100000 (~10 min, most of it embedding). The full curve to 1M took
+20 min on 2 shared cores (embedding 8, HNSW build at 1M 5); Milvus Lite at 1M is skipped
+when it would not fit in --time-budget-min (~22 min more here).
 
 Data, synthetic from the corpus's own text: the sentences of the Chinese documents in
 ../shared/corpus-extra and ../shared/seed (split after 。！？；); a passage is 3-6 sentences of
@@ -437,10 +439,10 @@ def run_flat(x, queries, truth, tmp: Path, faiss) -> dict:
     return out
 
 
-def run_hnsw(x, queries, truth, tmp: Path, faiss, efs: list[int]) -> dict:
+def run_hnsw(x, queries, truth, tmp: Path, faiss, efs: list[int], ef_construction: int) -> dict:
     with Build() as b:
         index = faiss.IndexHNSWFlat(x.shape[1], HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efConstruction = ef_construction
         index.add(x)
         path = tmp / "vectors.hnsw"
         faiss.write_index(index, str(path))
@@ -449,7 +451,7 @@ def run_hnsw(x, queries, truth, tmp: Path, faiss, efs: list[int]) -> dict:
         index.hnsw.efSearch = ef
         lat, ids = latency(lambda q: index.search(q[None], K)[1][0], queries)
         rows.append({"ef": ef, **lat, "recall@10": recall(ids, truth)})
-    out = b.report(disk_bytes=disk_bytes(path), M=HNSW_M, efConstruction=HNSW_EF_CONSTRUCTION, search=rows)
+    out = b.report(disk_bytes=disk_bytes(path), M=HNSW_M, efConstruction=ef_construction, search=rows)
     out.update(_ef_for(rows))
     del index
     path.unlink()
@@ -574,6 +576,8 @@ def main() -> int:
     p.add_argument("--queries", type=int, default=200)
     p.add_argument("--engines", default="numpy,flat,hnsw,milvus")
     p.add_argument("--ef", default="16,32,64,128,256,512", help="FAISS HNSW efSearch values")
+    p.add_argument("--ef-construction", type=int, default=HNSW_EF_CONSTRUCTION,
+                   help="FAISS HNSW efConstruction (default: ingest/store.py's)")
     p.add_argument("--milvus-ef", default="64,128", help="Milvus Lite search ef values (the project uses 128)")
     p.add_argument("--milvus-budget-min", type=float, default=25.0,
                    help="skip a Milvus size whose estimated build (from the previous size) exceeds this")
@@ -652,7 +656,7 @@ def main() -> int:
                     elif engine == "flat":
                         res[engine] = run_flat(x, queries, truth, tmp, faiss)
                     elif engine == "hnsw":
-                        res[engine] = run_hnsw(x, queries, truth, tmp, faiss, efs)
+                        res[engine] = run_hnsw(x, queries, truth, tmp, faiss, efs, args.ef_construction)
                     elif engine == "milvus":
                         est = milvus_estimate_s(milvus_done, n)
                         left = 60 * args.time_budget_min - (time.perf_counter() - T0)
