@@ -170,9 +170,14 @@ class IndexData:
         out = np.full(len(self.chunks), -np.inf)
         if not len(self.chunks):
             return out
-        k = min(len(self.chunks), max(n or 100, 1) * (4 if within is not None else 1))
-        self._ann.hnsw.efSearch = max(HNSW_EF_SEARCH, k)
-        scores, ids = self._ann.search(vector.reshape(1, -1).astype(np.float32), k)
+        import faiss
+        k = min(len(self.chunks), max(n or 100, 1))
+        # Per call (concurrent readers), and within the mask inside the graph search, so a
+        # filter to one document still gets its best k, not what is left of the library's.
+        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
+        if within is not None and not within.all():
+            params.sel = faiss.IDSelectorBatch(np.nonzero(within)[0].astype(np.int64))
+        scores, ids = self._ann.search(vector.reshape(1, -1).astype(np.float32), k, params=params)
         ok = ids[0] >= 0
         out[ids[0][ok]] = scores[0][ok]
         return out

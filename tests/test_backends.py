@@ -245,5 +245,9 @@ def test_a_large_folder_index_searches_through_hnsw(tmp_path, cache_dir, monkeyp
     for q in ("北京研发经费投入", "科研院所自主权", "How many patents were granted in Beijing?"):
         assert [(h.doc_id, h.start) for h in ann.search(q, k=5)] == [(h.doc_id, h.start) for h in exact.search(q, k=5)]
     assert ann.ask("2022年北京全年专利授权量是多少？").text == exact.ask("2022年北京全年专利授权量是多少？").text
+    from assistant.constraints import filters
+    only = filters(docs=[G127.stem])             # a filter is searched inside the graph
+    assert [(h.doc_id, h.start) for h in ann.search("科研经费管理", k=5, filters=only)] == \
+        [(h.doc_id, h.start) for h in exact.search("科研经费管理", k=5, filters=only)]
     remove(ann_dir, [G127.stem])                 # rewritten from the HNSW index's own vectors
     assert set(_open(str(ann_dir), cache_dir).data.docs) == {SEED.stem}
