@@ -35,7 +35,8 @@ search (FAISS IndexFlatIP over all queries at once). Engines:
   flat    FAISS IndexFlatIP
   hnsw    FAISS IndexHNSWFlat, M and efConstruction as ingest/store.py writes it, per efSearch
   milvus  Milvus Lite (in-process), HNSW with ingest/milvus_index.py's parameters, per ef;
-          skipped (with the reason) when the previous size's rate says it would take too long.
+          skipped (with the reason) when the previous size's rate says it would take longer
+          than --milvus-budget-min or end the run past --time-budget-min.
 
 One JSON object goes to stdout and to --out; progress and a table to stderr.
 """

@@ -42,9 +42,9 @@ FORMAT_VERSION = 3       # 2: chunks carry the years they speak about; 3: vector
 READABLE = (2, 3)        # a version-2 folder differs only by an unused vectors.faiss
 CURRENT = "CURRENT"
 # Past this many passages dense search goes through FAISS HNSW instead of an exact product:
-# `benchmarks/scale.py` (README, "Scale"): the exact product's p95 is 20 ms at 100,000
-# passages and 215 ms at a million, HNSW's 3-4 ms; 200,000 keeps exact search under ~40 ms.
-ANN_THRESHOLD = 200_000
+# `benchmarks/scale.py` (README, "Scale"): the exact product's p95 grows ~21.5 ms per 100,000
+# passages (215 ms at a million), HNSW's stays at 1-4 ms; 140,000 keeps it under ~30 ms.
+ANN_THRESHOLD = 140_000
 # efSearch 512: recall@10 .95 at a million passages (.98 at 100,000), p95 4 ms (benchmarks/scale.py).
 HNSW_M, HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH = 32, 80, 512
 
