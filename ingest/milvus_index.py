@@ -232,6 +232,9 @@ class MilvusIndex:
     def all_vectors(self):
         return None                      # the vectors live in the engine only
 
+    def all_sentence_vectors(self):
+        return None
+
     def close(self) -> None:
         if self.client is not None:
             _release(self.target, self.client)

@@ -398,7 +398,7 @@ def _sentences(new: _Assembled, old: store.IndexData, emb: Embedder | None, cach
     dim = new.vectors.shape[1]
     vectors = np.zeros((len(texts), dim), dtype=np.float32)
     previous: dict[str, int] = {}
-    old_sv = getattr(old, "sentence_vectors", None)
+    old_sv = old.all_sentence_vectors()
     if old.sentences is not None and old_sv is not None and old_sv.shape[1:] == (dim,):
         for i, (r, s, e) in enumerate(old.sentences):
             previous.setdefault(old.docs[old.chunks[r].doc_id].text[s:e], i)

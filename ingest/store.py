@@ -9,6 +9,7 @@
                                       holding them instead (the vectors are stored once)
                    sentences.npy      int32 (m, 3): chunk row, start, end of each quotable sentence
                    sentence_vectors.npy  float16 (m, dim): each sentence embedded on its own
+                   sentence_vectors.hnsw ... or, past ANN_THRESHOLD sentences, in a FAISS HNSW index
                    bm25/              bm25s over jieba tokens
     INDEX/.lock                       held by the one writer
 
@@ -82,6 +83,7 @@ class IndexData:
     sentences: np.ndarray | None = None          # (m, 3) int32: chunk row, start, end
     sentence_vectors: np.ndarray | None = None   # (m, dim) float32 in memory
     _ann: object = None                          # the FAISS HNSW index of a large generation
+    _sentence_ann: object = None                 # ... and of its sentences
     _bm25: object = None
     _doc_freq: dict | None = None
 
@@ -90,7 +92,7 @@ class IndexData:
     @property
     def exact(self) -> bool:
         """Rankings cover every passage: true unless the vectors are in an HNSW index."""
-        return self._ann is None
+        return self._ann is None and self._sentence_ann is None
 
     @property
     def dim(self) -> int:
@@ -116,6 +118,12 @@ class IndexData:
     def sentence_dense(self, vector: np.ndarray, n: int | None = None, within: np.ndarray | None = None) -> np.ndarray:
         """Per passage, the cosine of its best sentence with a unit vector (-inf: none)."""
         best = np.full(len(self.chunks), -np.inf)
+        if self._sentence_ann is not None:
+            # Several sentences per passage: the best 3n sentences cover the best n passages.
+            keep = None if within is None else np.nonzero(within[self.sentences[:, 0]])[0]
+            scores, ids = _hnsw_search(self._sentence_ann, vector, 3 * (n or 100), keep)
+            np.maximum.at(best, self.sentences[ids, 0], scores)
+            return best
         sv = self.sentence_vectors
         if sv is not None and len(sv):
             np.maximum.at(best, self.sentences[:, 0], sv @ vector.astype(sv.dtype))
@@ -139,7 +147,15 @@ class IndexData:
 
     def sentence_vectors_of(self, ids) -> np.ndarray:
         """The stored vectors of rows of the sentence table."""
+        if self._sentence_ann is not None:
+            return self._sentence_ann.reconstruct_batch(np.asarray(ids, dtype=np.int64))
         return self.sentence_vectors[np.asarray(ids, dtype=np.int64)]
+
+    def all_sentence_vectors(self) -> np.ndarray | None:
+        """Every sentence vector (the writer copies those of unchanged text)."""
+        if self.sentence_vectors is None and self._sentence_ann is not None:
+            self.sentence_vectors = self._sentence_ann.reconstruct_n(0, self._sentence_ann.ntotal)
+        return self.sentence_vectors
 
     def doc_freq(self) -> dict[str, int]:
         """Index token -> number of passages holding it (read off bm25s' term-major matrix)."""
@@ -170,17 +186,26 @@ class IndexData:
         out = np.full(len(self.chunks), -np.inf)
         if not len(self.chunks):
             return out
-        import faiss
-        k = min(len(self.chunks), max(n or 100, 1))
-        # Per call (concurrent readers), and within the mask inside the graph search, so a
-        # filter to one document still gets its best k, not what is left of the library's.
-        params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
-        if within is not None and not within.all():
-            params.sel = faiss.IDSelectorBatch(np.nonzero(within)[0].astype(np.int64))
-        scores, ids = self._ann.search(vector.reshape(1, -1).astype(np.float32), k, params=params)
-        ok = ids[0] >= 0
-        out[ids[0][ok]] = scores[0][ok]
+        keep = None if within is None or within.all() else np.nonzero(within)[0]
+        scores, ids = _hnsw_search(self._ann, vector, n or 100, keep)
+        out[ids] = scores
         return out
+
+
+def _hnsw_search(index, vector: np.ndarray, k: int, keep: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The best k of an HNSW index (scores, ids), only among `keep` ids when given: the
+    filter is applied inside the graph search, so one document still gets its best k.
+    Parameters per call, for concurrent readers."""
+    import faiss
+    k = max(1, min(k, index.ntotal))
+    params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, k))
+    if keep is not None:
+        if not len(keep):
+            return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        params.sel = faiss.IDSelectorBatch(np.asarray(keep, dtype=np.int64))
+    scores, ids = index.search(vector.reshape(1, -1).astype(np.float32), k, params=params)
+    ok = ids[0] >= 0
+    return scores[0][ok], ids[0][ok]
 
 
 def empty(embedder_info: dict, chunk_settings: dict) -> IndexData:
@@ -241,6 +266,12 @@ def load(index_dir: str | Path, *, eager: bool = False) -> IndexData:
         sentences = np.load(gen / "sentences.npy")
         sentence_vectors = np.load(gen / "sentence_vectors.npy").astype(np.float32) \
             if (gen / "sentence_vectors.npy").is_file() else None
+        sentence_ann = None
+        if (gen / "sentence_vectors.hnsw").is_file():
+            import faiss
+            sentence_ann = faiss.read_index(str(gen / "sentence_vectors.hnsw"))
+            if sentence_ann.ntotal != len(sentences):
+                raise ValueError("sentence_vectors.hnsw does not match sentences.npy")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise IndexMismatch(f"index at {gen} is damaged ({e}); rebuild with --rebuild") from e
     dim = embedder["dim"]
@@ -255,7 +286,7 @@ def load(index_dir: str | Path, *, eager: bool = False) -> IndexData:
             or (len(sentences) and not 0 <= int(sentences[:, 0].max()) < len(chunks)):
         raise IndexMismatch(f"index at {gen} has a damaged sentence table; rebuild with --rebuild")
     data = IndexData(manifest, chunks, docs, vectors, path=gen, sentences=sentences,
-                     sentence_vectors=sentence_vectors, _ann=ann)
+                     sentence_vectors=sentence_vectors, _ann=ann, _sentence_ann=sentence_ann)
     if (gen / "doc_freq.json").is_file():
         try:
             data._doc_freq = json.loads((gen / "doc_freq.json").read_text("utf-8"))
@@ -351,10 +382,14 @@ def _write_generation(folder: Path, data: IndexData, tables_only: bool = False) 
             _write_hnsw(folder / "vectors.hnsw", vectors)
         else:
             arrays.append(("vectors.npy", vectors))
-        sentence_vectors = data.sentence_vectors if data.sentence_vectors is not None \
-            else np.zeros((0, data.dim), dtype=np.float32)
-        # float16 halves the file; cosines move by < 1e-3, far below any threshold
-        arrays.append(("sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float16)))
+        sentence_vectors = data.all_sentence_vectors()
+        if sentence_vectors is None:
+            sentence_vectors = np.zeros((0, data.dim), dtype=np.float32)
+        if len(sentence_vectors) > ANN_THRESHOLD:
+            _write_hnsw(folder / "sentence_vectors.hnsw", np.ascontiguousarray(sentence_vectors, dtype=np.float32))
+        else:
+            # float16 halves the file; cosines move by < 1e-3, far below any threshold
+            arrays.append(("sentence_vectors.npy", np.ascontiguousarray(sentence_vectors, dtype=np.float16)))
     for name, array in arrays:
         with open(folder / name, "wb") as f:
             np.save(f, array)

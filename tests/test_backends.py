@@ -231,8 +231,8 @@ def test_the_cli_on_a_milvus_server_never_shows_its_token(milvus_server, tmp_pat
 
 
 def test_a_large_folder_index_searches_through_hnsw(tmp_path, cache_dir, monkeypatch):
-    """Past ANN_THRESHOLD passages the folder keeps its vectors in a FAISS HNSW index
-    (stored once) and searches it approximately; the answers stay the same."""
+    """Past ANN_THRESHOLD passages (and sentences) the folder keeps their vectors in FAISS
+    HNSW indexes (stored once) and searches them approximately; the answers stay the same."""
     from ingest import store
     exact_dir, ann_dir = tmp_path / "exact", tmp_path / "ann"
     ingest([SEED, G127], exact_dir, cache_path=cache_dir / "embeddings.sqlite", progress=False)
@@ -241,6 +241,7 @@ def test_a_large_folder_index_searches_through_hnsw(tmp_path, cache_dir, monkeyp
     exact, ann = _open(str(exact_dir), cache_dir), _open(str(ann_dir), cache_dir)
     gen = ann.data.path
     assert (gen / "vectors.hnsw").is_file() and not (gen / "vectors.npy").exists() and not ann.data.exact
+    assert (gen / "sentence_vectors.hnsw").is_file() and not (gen / "sentence_vectors.npy").exists()
     np.testing.assert_allclose(ann.data.all_vectors(), exact.data.vectors, atol=1e-6)
     for q in ("北京研发经费投入", "科研院所自主权", "How many patents were granted in Beijing?"):
         assert [(h.doc_id, h.start) for h in ann.search(q, k=5)] == [(h.doc_id, h.start) for h in exact.search(q, k=5)]
