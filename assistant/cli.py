@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     args = build_parser().parse_args(argv)
     settings = _settings()
-    index_dir = _index_spec(getattr(args, "index", None) or settings.index_dir)
+    from ingest.settings import index_address
+    index_dir = index_address(getattr(args, "index", None) or settings.index_dir)
     from ingest.errors import PolicyQAError
     # Document text and titles reach the terminal: no escape sequences through. (stderr
     # carries the progress bars, which need theirs; what it shows of a file goes through shown().)
@@ -146,12 +147,6 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     finally:
         sys.stdout = out
-
-
-def _index_spec(value):
-    """A folder as a Path; another backend's address (milvus-lite:, milvus://) as written."""
-    text = str(value)
-    return text if text.startswith(("milvus-lite:", "milvus:")) else Path(text)
 
 
 def _unsafe(ch: str) -> bool:

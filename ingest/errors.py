@@ -22,6 +22,10 @@ class IndexMismatch(PolicyQAError):
     """The index was built differently (format version, embedding model) than expected."""
 
 
+class BadIndexAddress(PolicyQAError, ValueError):
+    """An `--index` value that names no backend correctly (milvus://HOST:PORT/COLLECTION, ...)."""
+
+
 class IndexBusy(PolicyQAError):
     """Another process is writing this index."""
 

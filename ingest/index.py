@@ -19,7 +19,8 @@ from typing import Iterator, Mapping, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from . import store
-from .errors import IndexNotFound
+from .errors import BadIndexAddress, IndexNotFound
+from .settings import MILVUS, MILVUS_LITE
 from .types import Chunk
 
 
@@ -77,15 +78,15 @@ def target(spec: str | Path | Target, *, tables_root: str | Path = ".policyqa/mi
     if isinstance(spec, Target):
         return spec
     text = str(spec)
-    if text.startswith("milvus-lite:"):
-        path = Path(text.removeprefix("milvus-lite:")).expanduser()
+    if text.startswith(MILVUS_LITE):
+        path = Path(text.removeprefix(MILVUS_LITE)).expanduser()
         if not path.name:
-            raise ValueError("milvus-lite: needs a file, e.g. --index milvus-lite:library.db")
+            raise BadIndexAddress("milvus-lite: needs a file, e.g. --index milvus-lite:library.db")
         return Target("milvus-lite", path.with_name(path.name + ".tables"), str(path), "policyqa")
-    if text.startswith("milvus:"):
+    if text.startswith(MILVUS):
         m = _MILVUS.match(text)
         if not m:
-            raise ValueError(f"{text!r} is not milvus://HOST:PORT/COLLECTION (the token goes in "
+            raise BadIndexAddress(f"{text!r} is not milvus://HOST:PORT/COLLECTION (the token goes in "
                              "POLICYQA_MILVUS_TOKEN, never in the address)")
         host, port, coll = m["host"], m["port"], m["coll"]
         return Target("milvus", Path(tables_root) / f"{host}_{port}_{coll}", f"http://{host}:{port}", coll)

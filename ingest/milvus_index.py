@@ -49,6 +49,12 @@ def sentence_key(chunk_pk: str, start: int, end: int) -> str:
     return hashlib.blake2b(f"{chunk_pk}\0{start}\0{end}".encode(), digest_size=12).hexdigest()
 
 
+def _keys(chunks, sentences) -> tuple[list[str], list[str]]:
+    """The engine's keys of a chunk table and of its sentence table, row for row."""
+    keys = [chunk_key(c) for c in chunks]
+    return keys, [sentence_key(keys[int(r)], int(s), int(e)) for r, s, e in sentences]
+
+
 # Milvus Lite runs inside the process that opens its file, and only one process may: the
 # file stays open while any index object of this process uses it.
 _LITE_USERS: dict[str, int] = {}
@@ -129,13 +135,10 @@ class MilvusIndex:
         self.path = tables.path
         names = self.manifest.get("milvus") or {}
         self.chunk_coll, self.sentence_coll = names.get("chunks"), names.get("sentences")
-        self.keys = [chunk_key(c) for c in self.chunks]
+        self.keys, self.sentence_keys = _keys(self.chunks, self.sentences)
         self.row_of = {k: i for i, k in enumerate(self.keys)}
-        self.sentence_keys = [sentence_key(self.keys[r], int(s), int(e)) for r, s, e in self.sentences]
         self.sentence_row = {k: int(self.sentences[i][0]) for i, k in enumerate(self.sentence_keys)}
-        self.sentence_index = {k: i for i, k in enumerate(self.sentence_keys)}
         self._doc_freq = tables._doc_freq
-        self.vectors = None
 
     @classmethod
     def open(cls, t: Target, tables: store.IndexData, *, token: str | None = None) -> "MilvusIndex":
@@ -241,13 +244,18 @@ class MilvusIndex:
             self.client = None
 
 
-def _doc_freq(chunks) -> dict[str, int]:
+def _doc_freq(chunks, df: dict[str, int] | None = None, sign: int = 1) -> dict[str, int]:
     """Index token -> passages holding it: the found decision weighs terms by rarity, and
-    the engine does not expose its statistics."""
-    df: dict[str, int] = {}
+    the engine does not expose its statistics. With `df`, `chunks` are added to it (sign 1)
+    or taken out of it (-1), so a write tokenizes only the passages it changes."""
+    df = {} if df is None else df
     for c in chunks:
         for t in set(tokenize_for_index(c.text)):
-            df[t] = df.get(t, 0) + 1
+            n = df.get(t, 0) + sign
+            if n > 0:
+                df[t] = n
+            else:
+                df.pop(t, None)
     return df
 
 
@@ -287,7 +295,7 @@ def _write(t: Target, data: store.IndexData, old, client) -> None:
     t.tables.mkdir(parents=True, exist_ok=True)
     _finish_pending(client, t)
     dim = data.dim
-    reuse = isinstance(old, MilvusIndex) and old.dim == dim and old.chunk_coll
+    reuse = bool(isinstance(old, MilvusIndex) and old.dim == dim and old.chunk_coll)
     if reuse:
         chunks_coll, sent_coll = old.chunk_coll, old.sentence_coll
         old_keys, old_sent = set(old.keys), set(old.sentence_keys)
@@ -297,11 +305,10 @@ def _write(t: Target, data: store.IndexData, old, client) -> None:
         _create(client, chunks_coll, dim, True)
         _create(client, sent_coll, dim, False)
         old_keys, old_sent = set(), set()
-    keys = [chunk_key(c) for c in data.chunks]
     table = data.sentences if data.sentences is not None else np.zeros((0, 3), dtype=np.int32)
-    skeys = [sentence_key(keys[r], int(s), int(e)) for r, s, e in table]
-    previous = (old.manifest.get("milvus") or {}) if isinstance(old, MilvusIndex) else \
-        (_current_manifest(t).get("milvus") or {})
+    keys, skeys = _keys(data.chunks, table)
+    # The collections a rebuild replaces (dropped once the new tables are current).
+    previous = {} if reuse else _current_manifest(t).get("milvus") or {}
     # What this write may leave behind if it is killed: named before the first upsert.
     _write_json(t.tables / PENDING, {"chunks": chunks_coll, "sentences": sent_coll,
                                      "drop": [] if reuse else [previous.get("chunks"), previous.get("sentences")]})
@@ -317,7 +324,12 @@ def _write(t: Target, data: store.IndexData, old, client) -> None:
     manifest = {**data.manifest, "backend": t.backend,
                 "milvus": {"chunks": chunks_coll, "sentences": sent_coll, "uri": str(t)}}
     tables = store.IndexData(manifest, data.chunks, data.docs, None, sentences=table)
-    tables._doc_freq = _doc_freq(data.chunks)
+    if reuse:
+        listed = set(keys)
+        df = _doc_freq([c for c, k in zip(old.chunks, old.keys) if k not in listed], dict(old.doc_freq()), -1)
+        tables._doc_freq = _doc_freq([data.chunks[i] for i in new_rows], df)
+    else:
+        tables._doc_freq = _doc_freq(data.chunks)
     store.save(t.tables, tables, tables_only=True, extra={"doc_freq.json": tables._doc_freq})
     # The tables are current: what they no longer list goes.
     for coll, stale in ((chunks_coll, old_keys - set(keys)), (sent_coll, old_sent - set(skeys))):
@@ -344,13 +356,11 @@ def _finish_pending(client, t: Target) -> None:
     if not pending.is_file():
         return
     p = json.loads(pending.read_text("utf-8"))
-    current = _current_manifest(t).get("milvus") or {}
+    current, keys, skeys = {}, set(), set()
     if store.exists(t.tables):
         tables = store.load(t.tables)
-        keys = {chunk_key(c) for c in tables.chunks}
-        skeys = {sentence_key(chunk_key(tables.chunks[r]), int(s), int(e)) for r, s, e in tables.sentences}
-    else:
-        keys, skeys = set(), set()
+        current = tables.manifest.get("milvus") or {}
+        keys, skeys = map(set, _keys(tables.chunks, tables.sentences))
     for coll, listed in ((p["chunks"], keys), (p["sentences"], skeys)):
         if not client.has_collection(coll):
             continue

@@ -51,7 +51,7 @@ class Settings:
     def from_env(cls, env: dict | None = None) -> "Settings":
         env = os.environ if env is None else env
         return cls(
-            index_dir=_index(env.get("POLICYQA_INDEX") or ".policyqa/index"),
+            index_dir=index_address(env.get("POLICYQA_INDEX") or ".policyqa/index"),
             embedder=env.get("POLICYQA_EMBEDDER") or None,
             max_file_mb=float(env.get("POLICYQA_MAX_FILE_MB") or 50),
             chunk_max_chars=int(env.get("POLICYQA_CHUNK_MAX_CHARS") or 350),
@@ -73,6 +73,11 @@ class Settings:
         )
 
 
-def _index(value: str) -> Path | str:
-    """A folder as a Path; another backend's address as written (a Path would fold milvus://)."""
-    return value if value.startswith(("milvus-lite:", "milvus:")) else Path(value)
+MILVUS_LITE, MILVUS = "milvus-lite:", "milvus:"      # the addresses of the other backends (ingest/index.py)
+
+
+def index_address(value) -> Path | str:
+    """An `--index` value: a folder as a Path; another backend's address as written (a Path
+    would fold milvus:// into milvus:/)."""
+    text = str(value)
+    return text if text.startswith((MILVUS_LITE, MILVUS)) else Path(text)
