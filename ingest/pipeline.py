@@ -6,6 +6,7 @@ ingested folder removed. Bad files are reported and skipped; the batch goes on.
 """
 from __future__ import annotations
 
+import contextlib
 import getpass
 import hashlib
 import logging
@@ -98,8 +99,10 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
     summary = IngestSummary(index=str(t))
     store.load_writer_modules()
     with index.writer_lock(t), Recognizer(ocr or OcrSettings(), progress) as recognizer, \
-            Sandbox(limits, ocr=recognizer) as sandbox:
+            Sandbox(limits, ocr=recognizer) as sandbox, contextlib.ExitStack() as opened:
         loaded = index.load(t, token=token) if index.exists(t) and not rebuild else None
+        if loaded is not None:
+            opened.callback(loaded.close)      # also when the ingest fails or is interrupted
         old = loaded
         emb = _choose_embedder(embedder, old, index_dir)
         if getattr(emb, "fallback_reason", None):
@@ -135,8 +138,6 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
             index.save(t, store.IndexData(new.manifest, new.chunks, new.docs, new.vectors,
                                           sentences=sentences, sentence_vectors=sentence_vectors),
                        loaded, token=token)
-        if loaded is not None:
-            loaded.close()
     summary.documents = len(new.docs)
     summary.chunks = len(new.chunks)
     summary.seconds = round(time.perf_counter() - t0, 2)
