@@ -8,10 +8,9 @@ present when the word or one of its dictionary translations is in the passage.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass
 
-from ingest.tokenize import _get_jieba
+from ingest.tokenize import _get_jieba, word_tags
 
 from .normalize import EN_STOP, ZH_STOP
 
@@ -19,7 +18,6 @@ _TOKEN = re.compile(r"[0-9A-Za-z\u00c0-\u024f]+(?:[.%][0-9A-Za-z]+)*%?|[\u3400-\
 
 _MONTHS = set("january february march april may june july august september october november december".split())
 _NAME_FLAGS = {"ns", "nr", "nt", "nz", "nrt"}
-_posseg_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -84,10 +82,7 @@ _ASKS = ("哪", "什么", "何", "几", "谁", "多少")
 
 def _zh_tags(question: str) -> dict[str, str]:
     """Word -> jieba's part-of-speech tag (ns place, nr person, nt organisation, n noun ...)."""
-    _get_jieba()                 # the dictionary posseg also uses, loaded once
-    with _posseg_lock:
-        import jieba.posseg as pseg
-        return {w: flag for w, flag in pseg.cut(question)}
+    return dict(word_tags(question))
 
 
 def _en_terms(question: str, doc_freq: dict[str, int]) -> list[KeyTerm]:

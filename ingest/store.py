@@ -17,7 +17,7 @@ A writer builds a new generation beside the current one and only then points
 CURRENT at it, so a crash or Ctrl-C mid-ingest leaves the previous index as it was.
 
 `IndexData` is also the `folder` backend of `ingest.index.PassageIndex`: FAISS and bm25s
-are used here and nowhere else. Another backend (ingest/milvus_index.py) keeps the same
+are used here and nowhere else (bm25_read.py reads bm25s's files back without importing it). Another backend (ingest/milvus_index.py) keeps the same
 tables (manifest, chunks, docs, sentences) in a generation of this folder format, written
 with `tables_only`, and its vectors and BM25 in the engine.
 """
@@ -99,10 +99,10 @@ class IndexData:
         return int(self.manifest["embedder"]["dim"])
 
     def bm25(self):
-        """The bm25s retriever (None for an empty index)."""
+        """The BM25 index (None for an empty index), read without importing bm25s."""
         if self._bm25 is None and self.chunks and self.path is not None:
-            import bm25s
-            self._bm25 = bm25s.BM25.load(str(self.path / "bm25"))
+            from .bm25_read import Bm25Index
+            self._bm25 = Bm25Index(self.path / "bm25")
         return self._bm25
 
     # -- the read interface (ingest.index.PassageIndex) ---------------------------

@@ -5,25 +5,104 @@ the two sides always agree.
 """
 from __future__ import annotations
 
+import io
 import logging
 import re
+import sqlite3
 import threading
+from pathlib import Path
 
+from . import lexicon
+
+log = logging.getLogger(__name__)
 _WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f]+(?:[.%][0-9A-Za-z]+)*%?|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _jieba_lock = threading.Lock()
 _jieba = None
+_lex: lexicon.Lexicon | None = None      # the lexicon jieba reads from, when there is one
+_pseg = None
 
 
 def _get_jieba():
-    """jieba builds its prefix dictionary on first use (~1 s); do it once, quietly."""
-    global _jieba
+    """jieba, its dictionary read from the lexicon file when one is written (see lexicon.py),
+    else loaded whole (~1 s) and the lexicon file written for the next process."""
+    global _jieba, _lex
     with _jieba_lock:
         if _jieba is None:
             import jieba
             jieba.setLogLevel(logging.WARNING)
-            jieba.initialize()
+            _lex = _open_lexicon(jieba)
+            if _lex is None:
+                jieba.initialize()
+                _write_lexicon(jieba)
+            else:
+                jieba.dt.FREQ, jieba.dt.total, jieba.dt.initialized = _lex.freq, _lex.total, True
             _jieba = jieba
     return _jieba
+
+
+def word_tags(text: str) -> list[tuple[str, str]]:
+    """jieba's precise cut of `text` with part-of-speech tags (ns place, nr person, n noun ...)."""
+    global _pseg
+    jieba = _get_jieba()
+    with _jieba_lock:
+        if _pseg is None:
+            _pseg = _import_posseg(jieba)
+        return [(w, flag) for w, flag in _pseg.cut(text)]
+
+
+def _lexicon_path(jieba) -> Path:
+    from .cache import default_cache_path
+    return lexicon.path_for(default_cache_path().parent, Path(jieba.__file__).parent / "dict.txt",
+                            jieba.__version__)
+
+
+def _open_lexicon(jieba) -> lexicon.Lexicon | None:
+    try:
+        path = _lexicon_path(jieba)
+        return lexicon.Lexicon(path, _promote) if path.is_file() else None
+    except (OSError, sqlite3.Error) as e:
+        log.info("jieba lexicon unreadable (%s); loading the full dictionary", e)
+        return None
+
+
+def _write_lexicon(jieba) -> None:
+    try:
+        path = _lexicon_path(jieba)
+        if path.is_file():
+            return
+        tags: dict[str, str] = {}
+        with jieba.dt.get_dict_file() as f:     # as jieba.posseg reads it: word, frequency, tag
+            for line in f:
+                parts = line.strip().decode("utf-8").split(" ")
+                if len(parts) == 3:
+                    tags[parts[0]] = parts[2]
+        lexicon.write(path, jieba.dt.FREQ, jieba.dt.total, tags)
+    except OSError as e:
+        log.info("jieba lexicon not written (%s)", e)
+
+
+def _promote() -> None:
+    """Many distinct words looked up (an ingest): swap in the full prefix table."""
+    import jieba
+    full = jieba.Tokenizer()
+    full.initialize()
+    jieba.dt.FREQ = full.FREQ
+
+
+def _import_posseg(jieba):
+    """jieba.posseg; with the lexicon, without its import-time parse of dict.txt for the tags."""
+    import sys
+    if _lex is None or "jieba.posseg" in sys.modules:
+        import jieba.posseg as pseg
+        return pseg
+    # POSTokenizer(jieba.dt) at import reads get_dict_file(): give it an empty one, then the lexicon's tags
+    jieba.dt.get_dict_file = lambda: io.BytesIO()
+    try:
+        import jieba.posseg as pseg
+    finally:
+        del jieba.dt.get_dict_file
+    pseg.dt.word_tag_tab = _lex.tags
+    return pseg
 
 
 def tokenize_for_index(text: str) -> list[str]:
