@@ -11,12 +11,14 @@ full table after `PROMOTE_AFTER` distinct words and goes on at dict speed.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
 import tempfile
 import threading
 from pathlib import Path
+from typing import Callable
 
 log = logging.getLogger(__name__)
 
@@ -60,29 +62,50 @@ def write(path: Path, freq: dict[str, int], total: int, tags: dict[str, str]) ->
 
 
 class Lexicon:
-    """Entries of a written table, each read once; `freq` and `tags` stand in for jieba's dicts."""
+    """Entries of a written table, each read once; `freq` and `tags` stand in for jieba's dicts.
 
-    def __init__(self, path: Path, promote) -> None:
+    `load_full()` returns jieba's full (frequencies, tags): used after PROMOTE_AFTER distinct
+    entries, or when the file turns out unreadable (then it is also removed, so that the
+    next full load writes it again)."""
+
+    def __init__(self, path: Path, load_full: Callable[[], tuple[dict[str, int], dict[str, str]]]) -> None:
+        self.path = path
         # check_same_thread off: the app's threads share it, under the lock
         self._conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
         (self.total,) = self._conn.execute("SELECT total FROM meta").fetchone()
         self._memo: dict[str, tuple[int | None, str | None]] = {}
         self._lock = threading.Lock()
-        self._promote = promote
+        self._load_full = load_full
+        self._full: tuple[dict[str, int], dict[str, str]] | None = None
         self.freq = _Freq(self)
         self.tags = _Tags(self)
 
     def row(self, key: str) -> tuple[int | None, str | None]:
+        """(frequency or None, tag or None) of a word or prefix."""
+        if self._full is not None:
+            return self._full[0].get(key), self._full[1].get(key)
         try:
             return self._memo[key]
         except KeyError:
             pass
-        with self._lock:
-            r = self._conn.execute("SELECT f, t FROM w WHERE k = ?", (key,)).fetchone()
+        try:
+            with self._lock:
+                r = self._conn.execute("SELECT f, t FROM w WHERE k = ?", (key,)).fetchone()
+        except sqlite3.Error as e:
+            log.warning("jieba lexicon %s unreadable (%s); loading the full dictionary", self.path, e)
+            with contextlib.suppress(OSError):
+                self.path.unlink()
+            self.go_full()
+            return self.row(key)
         self._memo[key] = value = r or (None, None)
         if len(self._memo) == PROMOTE_AFTER:
-            self._promote()
+            self.go_full()
         return value
+
+    def go_full(self) -> None:
+        with self._lock:
+            if self._full is None:
+                self._full = self._load_full()
 
 
 class _Freq:

@@ -59,7 +59,7 @@ def _lexicon_path(jieba) -> Path:
 def _open_lexicon(jieba) -> lexicon.Lexicon | None:
     try:
         path = _lexicon_path(jieba)
-        return lexicon.Lexicon(path, _promote) if path.is_file() else None
+        return lexicon.Lexicon(path, _load_full) if path.is_file() else None
     except (OSError, sqlite3.Error) as e:
         log.info("jieba lexicon unreadable (%s); loading the full dictionary", e)
         return None
@@ -68,25 +68,31 @@ def _open_lexicon(jieba) -> lexicon.Lexicon | None:
 def _write_lexicon(jieba) -> None:
     try:
         path = _lexicon_path(jieba)
-        if path.is_file():
-            return
-        tags: dict[str, str] = {}
-        with jieba.dt.get_dict_file() as f:     # as jieba.posseg reads it: word, frequency, tag
-            for line in f:
-                parts = line.strip().decode("utf-8").split(" ")
-                if len(parts) == 3:
-                    tags[parts[0]] = parts[2]
-        lexicon.write(path, jieba.dt.FREQ, jieba.dt.total, tags)
+        if not path.is_file():
+            lexicon.write(path, jieba.dt.FREQ, jieba.dt.total, _dict_tags(jieba))
     except OSError as e:
         log.info("jieba lexicon not written (%s)", e)
 
 
-def _promote() -> None:
-    """Many distinct words looked up (an ingest): swap in the full prefix table."""
+def _dict_tags(jieba) -> dict[str, str]:
+    """Word -> tag, read from dict.txt as jieba.posseg reads it (word, frequency, tag a line)."""
+    tags: dict[str, str] = {}
+    with jieba.dt.get_dict_file() as f:
+        for line in f:
+            parts = line.strip().decode("utf-8").split(" ")
+            if len(parts) == 3:
+                tags[parts[0]] = parts[2]
+    return tags
+
+
+def _load_full() -> tuple[dict[str, int], dict[str, str]]:
+    """jieba's full tables, for a process that looks up many words (an ingest) or whose
+    lexicon file broke; jieba cuts from the full prefix table directly from then on."""
     import jieba
     full = jieba.Tokenizer()
     full.initialize()
     jieba.dt.FREQ = full.FREQ
+    return full.FREQ, _dict_tags(jieba)
 
 
 def _import_posseg(jieba):

@@ -55,25 +55,42 @@ def test_second_process_reads_the_lexicon_and_cuts_and_tags_the_same(tmp_path):
     assert any(flag == "ns" for tags in second["tags"] for _, flag in tags)      # tags are real, not 'x'
 
 
-def test_lexicon_promotes_to_the_full_table_and_keeps_cutting_the_same(tmp_path, monkeypatch):
+def _real_jieba():
     import jieba
 
     from ingest import tokenize
     tokenize._get_jieba()
     real = jieba.Tokenizer()
     real.initialize()
+    return jieba, real
+
+
+def test_lexicon_promotes_to_the_full_table_and_keeps_cutting_the_same(tmp_path, monkeypatch):
+    jieba, real = _real_jieba()
     path = tmp_path / "lex.sqlite"
     assert lexicon.write(path, real.FREQ, real.total, {"北京": "ns"})
-    promoted = []
+    loads = []
     monkeypatch.setattr(lexicon, "PROMOTE_AFTER", 300)
-    lex = lexicon.Lexicon(path, lambda: promoted.append(True))
+    lex = lexicon.Lexicon(path, lambda: loads.append(True) or (real.FREQ, {"北京": "ns"}))
     lazy = jieba.Tokenizer()
     lazy.FREQ, lazy.total, lazy.initialized = lex.freq, lex.total, True
     seed = (ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.txt").read_text("utf-8")[:6000]
     assert lazy.lcut_for_search(seed) == real.lcut_for_search(seed)
     assert lazy.lcut(seed) == real.lcut(seed)
-    assert promoted == [True]                     # once, at the 300th distinct entry
+    assert loads == [True]                        # once, at the 300th distinct entry
     assert lex.tags.get("北京") == "ns" and lex.tags.get("不是一个词", "x") == "x"
+
+
+def test_a_broken_lexicon_file_falls_back_to_the_full_table_and_is_removed(tmp_path, caplog):
+    jieba, real = _real_jieba()
+    path = tmp_path / "lex.sqlite"
+    assert lexicon.write(path, real.FREQ, real.total, {})
+    lex = lexicon.Lexicon(path, lambda: (real.FREQ, {"北京": "ns"}))
+    with open(path, "r+b") as f:                  # the pages past the first overwritten
+        f.seek(4096)
+        f.write(b"\xff" * (path.stat().st_size - 4096))
+    assert lex.freq.get("北京") == real.FREQ["北京"] and lex.tags.get("北京") == "ns"
+    assert "unreadable" in caplog.text and not path.exists()
 
 
 def test_lexicon_unwritable_folder_is_reported_not_raised(tmp_path):
