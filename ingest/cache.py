@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 import numpy as np
 
 if TYPE_CHECKING:
-    from ingest.embed import Embedder
+    from ingest.embed.base import Embedder
 
 log = logging.getLogger(__name__)
 

@@ -53,3 +53,10 @@ class Forbidden(PolicyQAError):
 
 class AccountsError(PolicyQAError):
     """The accounts file is missing or malformed, or an account cannot be made as asked."""
+
+
+def one_line(e: BaseException, limit: int = 120) -> str:
+    """A short, single-line description of an exception for a skip reason."""
+    lines = str(e).strip().splitlines()
+    msg = lines[0] if lines else type(e).__name__
+    return msg if len(msg) <= limit else msg[: limit - 1] + "…"

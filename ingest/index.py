@@ -1,4 +1,4 @@
-"""The index interface, and which backend an `--index` value names.
+"""The index interface, and the backend behind an `--index` value (parsed in address.py).
 
     DIR                                   the `folder` backend (ingest/store.py): FAISS + bm25s
     milvus-lite:PATH                      Milvus Lite, embedded, in the file PATH
@@ -11,17 +11,16 @@ backend keeps its chunk table in that order, and an engine maps its own keys to 
 from __future__ import annotations
 
 import contextlib
-import re
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
 from . import store
-from .errors import BadIndexAddress, IndexNotFound
-from .settings import MILVUS, MILVUS_LITE
+from .address import Target, target
+from .errors import IndexNotFound
 from .types import Chunk
+
+__all__ = ["PassageIndex", "Target", "target", "exists", "load", "save", "writer_lock"]
 
 
 @runtime_checkable
@@ -50,47 +49,6 @@ class PassageIndex(Protocol):
     # For the writer: the vectors of unchanged text to copy, or None when the engine keeps them.
     def all_vectors(self) -> np.ndarray | None: ...
     def all_sentence_vectors(self) -> np.ndarray | None: ...
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where an index lives. `tables`: the folder holding its manifest, chunk and document
-    tables (for the folder backend, the index itself)."""
-    backend: str                 # "folder" | "milvus-lite" | "milvus"
-    tables: Path
-    uri: str = ""                # Milvus: the file (Lite) or http://HOST:PORT
-    collection: str = ""
-
-    def __str__(self) -> str:
-        if self.backend == "folder":
-            return str(self.tables)
-        if self.backend == "milvus-lite":
-            return f"milvus-lite:{self.uri}"
-        return f"milvus://{self.uri.removeprefix('http://')}/{self.collection}"
-
-
-_MILVUS = re.compile(r"^milvus://(?P<host>[^/:]+):(?P<port>\d+)/(?P<coll>[A-Za-z_][A-Za-z0-9_]*)$")
-
-
-def target(spec: str | Path | Target, *, tables_root: str | Path = ".policyqa/milvus") -> Target:
-    """Parse an `--index` value. A Milvus server's tables are kept under `tables_root`
-    (one folder per host, port and collection)."""
-    if isinstance(spec, Target):
-        return spec
-    text = str(spec)
-    if text.startswith(MILVUS_LITE):
-        path = Path(text.removeprefix(MILVUS_LITE)).expanduser()
-        if not path.name:
-            raise BadIndexAddress("milvus-lite: needs a file, e.g. --index milvus-lite:library.db")
-        return Target("milvus-lite", path.with_name(path.name + ".tables"), str(path), "policyqa")
-    if text.startswith(MILVUS):
-        m = _MILVUS.match(text)
-        if not m:
-            raise BadIndexAddress(f"{text!r} is not milvus://HOST:PORT/COLLECTION (the token goes in "
-                             "POLICYQA_MILVUS_TOKEN, never in the address)")
-        host, port, coll = m["host"], m["port"], m["coll"]
-        return Target("milvus", Path(tables_root) / f"{host}_{port}_{coll}", f"http://{host}:{port}", coll)
-    return Target("folder", Path(spec))
 
 
 def exists(t: Target) -> bool:

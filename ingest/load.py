@@ -18,7 +18,7 @@ from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, P
 from docx.table import Table
 from lxml import etree
 
-from .errors import FileSkipped
+from .errors import FileSkipped, one_line
 from .guard import LoadLimits, check_package, human, read_regular, too_deep, too_many_chars
 from .types import RawDocument
 
@@ -77,13 +77,6 @@ def load_bytes(name: str, kind: str, data: bytes, limits: LoadLimits, ocr=None) 
     if len(raw.text) > limits.max_chars:
         raise too_many_chars(name, limits)
     return raw
-
-
-def one_line(e: BaseException, limit: int = 120) -> str:
-    """A short, single-line description of an exception for a skip reason."""
-    lines = str(e).strip().splitlines()
-    msg = lines[0] if lines else type(e).__name__
-    return msg if len(msg) <= limit else msg[: limit - 1] + "…"
 
 
 # ---- text encodings ---------------------------------------------------------------

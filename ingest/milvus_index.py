@@ -28,7 +28,7 @@ import numpy as np
 
 from . import store
 from .errors import IndexBusy, IndexMismatch, IndexNotFound
-from .index import Target
+from .address import Target
 from .tokenize import tokenize_for_index
 
 PENDING = "pending.json"

@@ -6,10 +6,10 @@ import re
 
 import pymupdf
 
-from .errors import FileSkipped
+from .errors import FileSkipped, one_line
 from .guard import LoadLimits, too_many_chars
-from .load import one_line
-from .types import PageSpan, RawDocument
+from .pages import join_pages
+from .types import RawDocument
 
 
 def load_pdf(name: str, data: bytes, limits: LoadLimits | None = None, ocr=None) -> RawDocument:
@@ -87,20 +87,6 @@ def _page_texts(name: str, doc: pymupdf.Document, limits: LoadLimits) -> list[st
         if size > limits.max_chars:            # stop reading, not only refuse at the end
             raise too_many_chars(name, limits)
     return texts
-
-
-def join_pages(texts: list[str]) -> tuple[str, list[PageSpan]]:
-    """Join page texts with "\\n"; the spans partition the result.
-
-    The separator belongs to the page before it, so every character, including the
-    newlines between pages, maps to exactly one page.
-    """
-    pieces = [t + "\n" for t in texts[:-1]] + texts[-1:]
-    pages, pos = [], 0
-    for number, piece in enumerate(pieces, start=1):
-        pages.append(PageSpan(pos, pos + len(piece), number))
-        pos += len(piece)
-    return "".join(pieces), pages
 
 
 def _pdf_meta(info: dict) -> dict:

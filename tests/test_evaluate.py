@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant
-from assistant.cli import EXIT_ERROR, EXIT_OK, main
+from cli.main import EXIT_ERROR, EXIT_OK, main
 from assistant.evaluate import (BadEvalFile, EvalReport, evaluate, format_table, is_hit,
                                 load_questions)
 from ingest.errors import PolicyQAError

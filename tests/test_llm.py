@@ -286,7 +286,7 @@ def test_claim_support_calibration(seed_assistant):
 # -- CLI -------------------------------------------------------------------------------------
 def test_cli_streams_the_draft_then_prints_the_checked_answer(seed_index, cache_dir, fake, monkeypatch, capsys):
     import sys
-    from assistant.cli import main
+    from cli.main import main
     monkeypatch.setenv("POLICYQA_LLM_BASE_URL", fake.url)
     monkeypatch.setenv("POLICYQA_LLM_MODEL", "scripted")
     monkeypatch.setenv("POLICYQA_CACHE_DIR", str(cache_dir))

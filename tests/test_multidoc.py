@@ -137,7 +137,7 @@ def test_filters_keep_only_what_fits(full):
 def test_cli_prints_the_table_and_identity(full_index, cache_dir):
     _, _, data = full_index
     env = {**os.environ, "POLICYQA_CACHE_DIR": str(cache_dir)}
-    p = subprocess.run([sys.executable, "-m", "assistant.cli", "ask", "2021年和2022年的国内生产总值增长预期目标分别是多少？",
+    p = subprocess.run([sys.executable, "-m", "cli", "ask", "2021年和2022年的国内生产总值增长预期目标分别是多少？",
                         "--index", str(data.path.parent)], capture_output=True, text=True, cwd=ROOT, env=env)
     assert p.returncode == 0, p.stderr
     lines = p.stdout.splitlines()
@@ -145,7 +145,7 @@ def test_cli_prints_the_table_and_identity(full_index, cache_dir):
     assert len(table) == 2 and table[0].strip().startswith("2021年") and table[1].strip().startswith("2022年")
     assert table[0].index("|") == table[1].index("|")           # aligned
     assert any("2021-03-05 · 国务院 · 全国 · 政府工作报告" in ln for ln in lines)
-    p = subprocess.run([sys.executable, "-m", "assistant.cli", "search", "国内生产总值增长预期目标", "--year", "2023",
+    p = subprocess.run([sys.executable, "-m", "cli", "search", "国内生产总值增长预期目标", "--year", "2023",
                         "--type", "work_report", "--json", "--index", str(data.path.parent)],
                        capture_output=True, text=True, cwd=ROOT, env=env)
     hits = json.loads(p.stdout)
@@ -168,7 +168,7 @@ def test_trend_of_a_term_over_the_work_reports(full):
 
 
 def test_the_apps_trend_links_each_year_to_its_passages(full):
-    from assistant import render
+    from app import render
     result = full.lookup("新质生产力", by_year=True, doc_types=("work_report",)).to_dict()
     rows = render.trend_rows(result["by_year"])          # the bar chart's data: documents of a year summed
     assert [r["year"] for r in rows] == ["2017", "2021", "2022", "2023", "2024", "2025", "2026"]
@@ -184,12 +184,12 @@ def test_the_apps_trend_links_each_year_to_its_passages(full):
 def test_cli_lookup_by_year(full_index, cache_dir):
     _, _, data = full_index
     env = {**os.environ, "POLICYQA_CACHE_DIR": str(cache_dir)}
-    p = subprocess.run([sys.executable, "-m", "assistant.cli", "lookup", "新质生产力", "--by-year", "--type", "work_report",
+    p = subprocess.run([sys.executable, "-m", "cli", "lookup", "新质生产力", "--by-year", "--type", "work_report",
                         "--index", str(data.path.parent)], capture_output=True, text=True, cwd=ROOT, env=env)
     assert p.returncode == 0, p.stderr
     rows = [ln for ln in p.stdout.splitlines() if ln.startswith("  20")]
     assert len(rows) == 9 and rows[0].split()[0] == "2017"
-    p = subprocess.run([sys.executable, "-m", "assistant.cli", "lookup", "新质生产力", "--by-year", "--json",
+    p = subprocess.run([sys.executable, "-m", "cli", "lookup", "新质生产力", "--by-year", "--json",
                         "--index", str(data.path.parent)], capture_output=True, text=True, cwd=ROOT, env=env)
     d = json.loads(p.stdout)
     assert d["by_year"]["points"] and all({"year", "count", "doc_id", "title"} <= set(x) for x in d["by_year"]["points"])

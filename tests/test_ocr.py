@@ -18,9 +18,9 @@ import pymupdf
 import pytest
 
 from assistant import Assistant
-from assistant import render
-from assistant.app_service import AppService
-from assistant.cli import main as cli
+from app import render
+from app.service import AppService
+from cli.main import main as cli
 from ingest import ingest, store
 from ingest.chunk import ChunkSettings
 from ingest.errors import FileSkipped

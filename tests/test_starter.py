@@ -35,7 +35,7 @@ def test_every_document_has_a_sidecar_with_its_source_and_licence():
 
 
 def test_every_chat_example_is_answered_and_cited(full_index, cache_dir):
-    import ui
+    from app import gradio_app as ui
     _, _, data = full_index
     a = Assistant.open(data.path.parent, cache_path=cache_dir / "embeddings.sqlite")
     for q in ui.EXAMPLES:
@@ -65,11 +65,11 @@ def test_a_fresh_clone_ingests_the_starter_library_and_answers(tmp_path, cache_d
             shutil.copy2(p, clone / "corpus" / p.name)
     assert not (clone.parent / "shared").exists()
     env = {**os.environ, "PYTHONPATH": str(clone), "POLICYQA_CACHE_DIR": str(cache_dir)}
-    cli = [sys.executable, "-m", "assistant.cli"]
+    cli = [sys.executable, "-m", "cli"]
     p = subprocess.run(cli + ["ingest", "corpus", "--index", "idx", "--quiet"], cwd=clone, env=env,
                        capture_output=True, text=True, timeout=1200)
     assert p.returncode == 0, p.stderr[-2000:]
-    script = ("import json, ui\nfrom assistant import Assistant\nimport assistant\n"
+    script = ("import json\nfrom app import gradio_app as ui\nfrom assistant import Assistant\nimport assistant\n"
               "a = Assistant.open('idx')\n"
               "print(json.dumps({'module': assistant.__file__, 'docs': len(a.documents()),"
               " 'answers': [a.ask(q).found for q in ui.EXAMPLES]}))\n")

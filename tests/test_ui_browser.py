@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -351,7 +353,19 @@ def test_scanned_upload_cites_ocr_text_on_the_page_image(page, tmp_path):
     _shot(page, "ocr-citation")
 
 
-def test_two_sessions_ask_at_once(browser, app_url):
+def test_two_sessions_ask_at_once(browser, app_url, fake_llm):
+    """One session's answer waits on its model (held until the test lets it go); another
+    session's question is answered meanwhile, and each page shows only its own exchange."""
+    from .fake_llm import Reply, sources
+    release = threading.Event()
+
+    def held(messages):
+        release.wait(120)
+        n = next(n for n, t in sources(messages).items() if "专利授权量" in t)
+        sent = next(x for x in re.findall(r"[^。]+。", sources(messages)[n]) if "专利授权量" in x).strip()
+        return Reply(f"{sent}[{n}]")
+    fake_llm.script(held)
+    before = len(fake_llm.requests)
     pages = []
     for _ in range(2):
         ctx = browser.new_context(viewport={"width": 1000, "height": 800})
@@ -360,12 +374,31 @@ def test_two_sessions_ask_at_once(browser, app_url):
         pg.goto(app_url)
         pg.wait_for_selector("#pq-question textarea")
         pages.append(pg)
-    for pg, q in zip(pages, ["2022年北京全年专利授权量是多少？", "How many patents were granted in Beijing in 2022?"]):
-        pg.fill("#pq-question textarea", q)
-        pg.press("#pq-question textarea", "Enter")
-    for pg in pages:
-        pg.locator("#pq-chat .pq-answer.pq-found").first.wait_for()
-        pg.context.close()
+    slow, fast = pages
+    try:
+        slow.get_by_text("大模型 LLM").click()
+        slow.get_by_text("大模型设置 LLM settings").click()
+        slow.fill("#pq-llm-url textarea", fake_llm.url)
+        slow.fill("#pq-llm-model textarea", "scripted")
+        slow.fill("#pq-question textarea", "2022年北京全年专利授权量是多少？")
+        slow.press("#pq-question textarea", "Enter")
+        deadline = time.monotonic() + TIMEOUT_MS / 1000
+        while len(fake_llm.requests) == before:            # the slow answer is now waiting on its model
+            assert time.monotonic() < deadline, "the LLM-mode question never reached the model"
+            time.sleep(0.05)
+        answer = _ask(fast, "How many patents were granted in Beijing in 2022?", 1)
+        assert "pq-found" in answer.get_attribute("class") and "20.3" in answer.inner_text()
+        assert slow.locator("#pq-chat .pq-answer:not(.pq-streaming)").count() == 0   # still waiting
+        release.set()
+        done = slow.locator("#pq-chat .pq-answer:not(.pq-streaming)").first
+        done.wait_for()
+        assert "大模型撰写" in done.locator(".pq-mode").inner_text()
+        assert "How many patents" not in slow.locator("#pq-chat").inner_text()
+        assert "专利授权量是多少" not in fast.locator("#pq-chat").inner_text()
+    finally:
+        release.set()
+        for pg in pages:
+            pg.context.close()
 
 
 def test_no_request_left_the_machine(outside_requests):

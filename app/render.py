@@ -10,11 +10,12 @@ from __future__ import annotations
 import base64
 import html
 import re
+from pathlib import Path
 from typing import Iterable, Mapping
 from urllib.parse import quote
 
-from .constraints import bilingual_type_label, identity_line
-from .types import Answer, Citation, Document, Hit, PageImage
+from assistant.constraints import bilingual_type_label, identity_line
+from assistant.types import Answer, Citation, Document, Hit, PageImage
 
 _CITE = re.compile(r"\[(\d{1,3})\]")
 _SENT_END = "。！？；!?;"
@@ -218,7 +219,7 @@ def provenance_html(meta: Mapping | None) -> str:
 
 def _glossary_links(text: str) -> str:
     """Escaped text in which the glossary's Chinese terms link to the 术语 Lookup tab."""
-    from .glossary_use import entries_in_chinese
+    from assistant.glossary_use import entries_in_chinese
     out, pos = [], 0
     for start, end, _ in entries_in_chinese(text):
         out.append(_lines(text[pos:start]))
@@ -586,93 +587,4 @@ def page_image_html(scan: PageImage) -> str:
             f'<img src="{src}" alt="第 {scan.page} 页 page {scan.page}">{boxes}</div></div>')
 
 
-CSS = """
-.pq-header h1 { margin: 0; font-size: 1.5rem; }
-.pq-header p { margin: .2rem 0 0; color: var(--body-text-color-subdued); }
-.pq-user { white-space: normal; }
-.pq-pending { color: var(--body-text-color-subdued); font-style: italic; }
-.pq-error, .pq-msg-error { border-left: 4px solid #d9480f; background: rgba(217,72,15,.08);
-  padding: .5rem .75rem; border-radius: 4px; }
-.pq-msg { padding: .5rem .75rem; border-radius: 4px; background: var(--background-fill-secondary);
-  margin: .25rem 0; }
-.pq-msg-ok { border-left: 4px solid #2f9e44; }
-.pq-msg-warn { border-left: 4px solid #f08c00; }
-.pq-text { line-height: 1.75; }
-.pq-unverified { background: rgba(240,140,0,.14); border-bottom: 2px dotted #f08c00; }
-sup.pq-warn { color: #d9480f; font-weight: 700; }
-.pq-h-flags { color: #d9480f; }
-ul.pq-flags { margin: .2rem 0 .4rem 1.2rem; font-size: .92em; }
-.pq-mode { font-size: .8em; color: var(--body-text-color-subdued); margin-bottom: .2rem; }
-.pq-notice { border-left: 4px solid #f08c00; background: rgba(240,140,0,.08); padding: .4rem .7rem;
-  border-radius: 4px; margin-bottom: .5rem; font-size: .92em; }
-a.pq-cite { text-decoration: none; font-weight: 600; padding: 0 1px; color: var(--link-text-color, #2563eb); }
-a.pq-cite:hover { text-decoration: underline; }
-.pq-h { margin: .9rem 0 .4rem; font-weight: 600; font-size: .95em; color: var(--body-text-color-subdued); }
-.pq-h-related { color: #b35c00; }
-.pq-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: .6rem .8rem;
-  margin: .45rem 0; background: var(--background-fill-primary); scroll-margin: 12px; }
-.pq-card:target, .pq-card.pq-flash { box-shadow: 0 0 0 3px rgba(37,99,235,.45); }
-.pq-card-head { display: flex; gap: .5rem; align-items: baseline; }
-.pq-num { display: inline-block; min-width: 1.5em; text-align: center; border-radius: 999px;
-  background: #2563eb; color: #fff; font-size: .8em; font-weight: 600; padding: 0 .35em; }
-.pq-related .pq-num { background: #868e96; }
-.pq-title { font-weight: 600; }
-.pq-meta { font-size: .85em; color: var(--body-text-color-subdued); margin: .15rem 0 .35rem; }
-.pq-ident { font-size: .82em; color: var(--body-text-color-subdued); margin: .1rem 0; }
-table.pq-compare { border-collapse: collapse; margin: .4rem 0 .6rem; width: 100%; }
-table.pq-compare th, table.pq-compare td { border: 1px solid var(--border-color-primary); padding: .35rem .5rem;
-  vertical-align: top; text-align: left; }
-table.pq-compare thead th { background: var(--background-fill-secondary); font-weight: 600; }
-table.pq-compare th[scope=row] { white-space: nowrap; font-weight: 600; }
-.pq-missing { color: var(--body-text-color-subdued); font-style: italic; }
-.pq-trend-years a { margin-right: .6rem; }
-.pq-ctx { line-height: 1.75; font-size: .95em; }
-.pq-prov { font-size: .8em; color: var(--body-text-color-subdued); margin-top: .3rem; }
-.pq-session { font-size: .85em; color: var(--body-text-color-subdued); text-align: right; }
-mark.pq-cited { background: #ffe066; color: #1a1a1a; padding: 0 2px; border-radius: 2px; }
-mark.pq-term { background: #c5f6fa; color: #0b3d40; padding: 0 1px; border-radius: 2px; }
-a.pq-view { display: inline-block; margin-top: .35rem; font-size: .85em; }
-.pq-results-head { margin: .25rem 0 .5rem; color: var(--body-text-color-subdued); }
-.pq-terms { margin-left: 1rem; font-size: .85em; }
-.pq-empty { padding: 1rem; color: var(--body-text-color-subdued); }
-table.pq-library { width: 100%; border-collapse: collapse; font-size: .95em; }
-table.pq-library th, table.pq-library td { text-align: left; padding: .45rem .6rem; border: none !important;
-  border-bottom: 1px solid var(--border-color-primary) !important; vertical-align: top; }
-table.pq-library, table.pq-library tr { border: none !important; }
-table.pq-library th { font-weight: 600; background: var(--background-fill-secondary); }
-.pq-num-col { text-align: right !important; }
-.pq-docid { font-size: .8em; color: var(--body-text-color-subdued); }
-.pq-count { margin-top: .4rem; font-size: .85em; color: var(--body-text-color-subdued); }
-.pq-doc { line-height: 1.85; }
-.pq-doc-title { font-size: 1.15rem; font-weight: 700; margin-bottom: .2rem; }
-.pq-doc-meta { font-size: .85em; color: var(--body-text-color-subdued); margin-bottom: .6rem; }
-.pq-doc p { margin: 0 0 .6rem; }
-#pq-mark { scroll-margin: 80px; }
-mark.pq-occ { background: #ffe066; color: #1a1a1a; padding: 0 2px; border-radius: 2px; font-weight: 600; }
-a.pq-lookup { text-decoration: none !important; color: inherit !important; cursor: pointer; display: inline;
-  padding: 0 !important; margin: 0 !important; border: 0 !important; }
-a.pq-lookup:hover mark { text-decoration: underline; box-shadow: 0 0 0 1px #0b7285; }
-.pq-hint { font-size: .85em; color: var(--body-text-color-subdued); margin: -.25rem 0 .5rem; }
-.pq-zh { font-weight: 700; font-size: 1.05em; }
-.pq-en { font-weight: 600; color: #1c4f9c; }
-.pq-badge { margin-left: auto; font-size: .75em; padding: 0 .45em; border-radius: 999px;
-  border: 1px solid var(--border-color-primary); color: var(--body-text-color-subdued); }
-.pq-source { font-size: .85em; color: var(--body-text-color-subdued); margin-top: .2rem; }
-.pq-h-glossary { color: #1c4f9c; }
-.pq-h-dict { color: #b35c00; }
-.pq-h .pq-terms { font-weight: 400; }
-.pq-dict { border-left: 4px solid #f08c00; padding: .3rem .75rem; background: rgba(240,140,0,.06);
-  border-radius: 4px; }
-.pq-sense { margin: .2rem 0; }
-.pq-pinyin { font-size: .85em; color: var(--body-text-color-subdued); }
-table.pq-counts { max-width: 720px; }
-.pq-ocr { font-size: .82em; color: #5c3d00; background: rgba(240,140,0,.10); border-radius: 4px;
-  padding: .1rem .45rem; margin: .1rem 0 .35rem; display: inline-block; }
-.pq-ocr-low { background: rgba(217,72,15,.14); color: #8a2300; font-weight: 600; }
-.pq-scan { margin: .4rem 0 1rem; }
-.pq-scan-head { font-size: .85em; color: var(--body-text-color-subdued); margin-bottom: .3rem; }
-.pq-scan-page { position: relative; border: 1px solid var(--border-color-primary); line-height: 0; }
-.pq-scan-page img { width: 100%; height: auto; display: block; }
-.pq-scan-box { position: absolute; border: 2px solid #e8590c; background: rgba(255,224,102,.25);
-  box-sizing: border-box; margin: -2px; }
-"""
+CSS = (Path(__file__).parent / "static" / "app.css").read_text("utf-8")

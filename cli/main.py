@@ -286,7 +286,7 @@ def _print_table(table) -> None:
 
 def _ask(args, settings, index_dir: Path) -> int:
     from assistant.llm import LLMConfig
-    from assistant.render import OCR_LABEL
+    from app.render import OCR_LABEL
     from assistant.types import Answer
     assistant = _open(index_dir, settings)
     llm = LLMConfig.from_env().with_(base_url=args.llm_base_url, model=args.llm_model, timeout=args.llm_timeout)
@@ -436,11 +436,7 @@ def _serve(args, settings, index_dir: Path) -> int:
             return EXIT_USAGE
         print(f"policyqa: warning: serving {args.host}:{args.port} without accounts (--allow-anonymous): "
               "anyone who reaches it may read, upload and remove documents", file=sys.stderr)
-    # ui.py lives beside the packages, not in one; gradio takes seconds to import, so only here.
-    root = str(Path(__file__).resolve().parents[1])
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    from ui import launch
+    from app.gradio_app import launch       # gradio takes seconds to import: only here
     try:
         launch(index_dir, host=args.host, port=args.port, accounts=accounts)
     except OSError as e:           # the port is taken, or the address is not this machine's

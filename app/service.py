@@ -22,10 +22,10 @@ from ingest.errors import Forbidden, IndexNotFound, PolicyQAError, UploadRejecte
 from ingest.identity import DOC_TYPES
 from ingest.settings import Settings
 
-from .accounts import Accounts, authorize
-from .constraints import bilingual_type_label
-from .llm import LLMConfig
-from .types import Answer, Document, Hit
+from assistant.accounts import Accounts, authorize
+from assistant.constraints import bilingual_type_label
+from assistant.llm import LLMConfig
+from assistant.types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ class AppService:
         a.embedder.warm_up()
 
     def _open(self):
-        from .core import Assistant
+        from assistant.core import Assistant
         old = self._assistant
         # The same embedder across index swaps: a new model per upload would cost ~1 GB and
         # seconds each time. Assistant.open checks it still suits the new manifest.
