@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass, replace
 
 from ingest.sentences import quotable_sentences
+from ingest.zhtext import is_chinese
 
 from .catalog import article_number
 from .evidence import coverage
-from .normalize import is_chinese
 from .tuned import AnswerWeights
 from .types import Citation
 

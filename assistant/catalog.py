@@ -12,8 +12,7 @@ from ingest.identity import DOC_TYPES, year_of
 from ingest.places import place_order
 from ingest.timeref import point_years
 from ingest.zhnum import zh_to_int
-
-from .normalize import is_chinese
+from ingest.zhtext import is_chinese
 
 _ARTICLE = re.compile(r"第([一二三四五六七八九十百零〇\d]+)条")
 _TRANSMITS = re.compile(r"关于(?:印发|发布|转发)《?(.+?)》?的通知")

@@ -14,7 +14,7 @@ import re
 import threading
 from pathlib import Path
 
-from .normalize import _EN_STOP
+from ingest.zhtext import EN_STOP, lemma_candidates
 
 _lock = threading.Lock()
 _reverse: dict[str, dict[str, float]] | None = None
@@ -47,7 +47,7 @@ def _build_reverse() -> dict[str, dict[str, float]]:
                 continue
             for gloss in re.split(r"[;,]", _NOTES.sub("", d)):
                 words = re.findall(r"[a-z]+", _ARTICLE.sub("", gloss.strip().lower()))
-                content = [w for w in words if w not in _EN_STOP]
+                content = [w for w in words if w not in EN_STOP]
                 if not content or len(words) > 3:
                     continue
                 score = 1.0 / len(words)          # "patent" -> 专利 beats "patent office"
@@ -117,14 +117,6 @@ def forward_dictionary() -> dict[str, list[dict]]:
     return _forward
 
 
-def _lemmas(word: str) -> list[str]:
-    out = [word]
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            out.append(word[: -len(suffix)] + repl)
-    return out
-
-
 _NUMBER_WORDS = set("one two three four five six seven eight nine ten first second third".split())
 
 
@@ -143,10 +135,10 @@ def chinese_terms(question: str, doc_freq: dict[str, int], per_word: int = 3) ->
             gram = words[i:i + n]
             if len(gram) < n:
                 continue
-            senses = _senses(rev, gram)
+            senses = dictionary_senses(rev, gram)
             if n > 1 and not senses:
                 continue
-            if n == 1 and (gram[0] in _EN_STOP or gram[0] in _NUMBER_WORDS or len(gram[0]) < 3):
+            if n == 1 and (gram[0] in EN_STOP or gram[0] in _NUMBER_WORDS or len(gram[0]) < 3):
                 break
             ranked = sorted((z for z in senses if z in doc_freq), key=lambda z: (-senses[z], -doc_freq[z], z))
             out.extend(z for z in ranked[:per_word] if z not in out)
@@ -156,12 +148,12 @@ def chinese_terms(question: str, doc_freq: dict[str, int], per_word: int = 3) ->
     return out
 
 
-def _senses(rev: dict, gram: list[str]) -> dict[str, float]:
+def dictionary_senses(rev: dict, gram: list[str]) -> dict[str, float]:
     """Chinese terms for a word (any of its simple lemmas) or a whole phrase."""
     if len(gram) > 1:
-        heads = [" ".join(gram[:-1] + [lemma]) for lemma in _lemmas(gram[-1])]
+        heads = [" ".join(gram[:-1] + [lemma]) for lemma in lemma_candidates(gram[-1])]
     else:
-        heads = _lemmas(gram[0])
+        heads = lemma_candidates(gram[0])
     senses: dict[str, float] = {}
     for h in heads:
         for zh, s in rev.get(h, {}).items():
@@ -252,9 +244,9 @@ def render(question: str, doc_freq: dict[str, int], glossary_entries: list | Non
             gram = [w for _, w in words[i:i + n]]
             if len(gram) < n or any(taken[p] for p, _ in words[i:i + n]):
                 continue
-            if n == 1 and (gram[0] in _EN_STOP or gram[0] in _NUMBER_WORDS or len(gram[0]) < 3):
+            if n == 1 and (gram[0] in EN_STOP or gram[0] in _NUMBER_WORDS or len(gram[0]) < 3):
                 break
-            senses = _senses(rev, gram)
+            senses = dictionary_senses(rev, gram)
             ranked = sorted((z for z in senses if z in doc_freq), key=lambda z: (-senses[z], -doc_freq[z], z))
             if n > 1 and not ranked:
                 continue

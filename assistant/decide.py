@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from ingest.zhtext import is_chinese
+
 from .evidence import KeyTerm, coverage
-from .normalize import is_chinese
 from .tuned import Thresholds
 
 # Candidate sentences (best first) that may decide "found". Letting the second and third

@@ -10,11 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ingest.tokenize import _get_jieba, word_tags
-
-from .normalize import EN_STOP, ZH_STOP
-
-_TOKEN = re.compile(r"[0-9A-Za-z\u00c0-\u024f]+(?:[.%][0-9A-Za-z]+)*%?|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+from ingest.tokenize import jieba_tokenizer, word_tags
+from ingest.zhtext import EN_STOP, WORD, ZH_STOP
 
 _MONTHS = set("january february march april may june july august september october november december".split())
 _NAME_FLAGS = {"ns", "nr", "nt", "nz", "nrt"}
@@ -55,11 +52,11 @@ def coverage(terms: list[KeyTerm], passage: str) -> tuple[float, bool]:
 def _zh_terms(question: str) -> list[KeyTerm]:
     """Words of the question in jieba's precise cut (财政赤字, 总产量), each with the smaller
     words the index knows it by (财政, 赤字), so a passage saying 赤字率 still counts in part."""
-    jieba = _get_jieba()
+    jieba = jieba_tokenizer()
     tags = _zh_tags(question)
     names = {w for w, flag in tags.items() if flag in _NAME_FLAGS and len(w) >= 2}
     out: dict[str, KeyTerm] = {}
-    for m in _TOKEN.finditer(question):
+    for m in WORD.finditer(question):
         piece = m.group(0)
         words = [piece.lower()] if piece[0].isascii() else jieba.lcut(piece)
         # the word before, over a measure word (哪 次 会议, 什么 样 的 ...)
@@ -86,7 +83,9 @@ def _zh_tags(question: str) -> dict[str, str]:
 
 
 def _en_terms(question: str, doc_freq: dict[str, int]) -> list[KeyTerm]:
-    from .crosslingual import _lemmas, _senses, reverse_dictionary
+    from ingest.zhtext import lemma_candidates
+
+    from .crosslingual import dictionary_senses, reverse_dictionary
     rev = reverse_dictionary()
     out: list[KeyTerm] = []
     for i, m in enumerate(re.finditer(r"\d+(?:st|nd|rd|th)\b|[A-Za-z]+|\d+(?:\.\d+)?", question)):
@@ -99,9 +98,9 @@ def _en_terms(question: str, doc_freq: dict[str, int]) -> list[KeyTerm]:
             ordinal = not low[-1].isdigit()
             out.append(KeyTerm(word, (re.sub(r"\D", "", low),), 1.0 if ordinal else 2.0, not ordinal))
             continue
-        senses = _senses(rev, [low])
+        senses = dictionary_senses(rev, [low])
         zh = sorted((z for z in senses if z in doc_freq), key=lambda z: (-senses[z], -doc_freq[z]))[:4]
         # Capitalised words weigh more but are not required: in "Five-Year Plan" they are no names.
         name = word[0].isupper() and i > 0 and low not in _MONTHS
-        out.append(KeyTerm(word, tuple(dict.fromkeys(_lemmas(low) + zh)), 1.5 if name else 1.0, False))
+        out.append(KeyTerm(word, tuple(dict.fromkeys(lemma_candidates(low) + zh)), 1.5 if name else 1.0, False))
     return out

@@ -28,9 +28,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingest.errors import BadQuery
+from ingest.zhtext import is_chinese
 
 from .lemmas import content_lemmas, singular
-from .normalize import _to_simplified, is_chinese, normalize_query
+from .normalize import normalize_query, to_simplified
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "glossary.jsonl"
 REQUIRED = ("zh", "en", "zh_variants", "en_variants", "source", "note")
@@ -179,7 +180,7 @@ def _zh_key(text: str) -> str:
     return _ZH_KEEP.sub("", normalize_query(text).lower())
 
 
-def _en_key(text: str) -> tuple[str, ...]:
+def en_key(text: str) -> tuple[str, ...]:
     """English comparison key: lower-case word tokens, simple plurals folded."""
     t = unicodedata.normalize("NFKC", text).lower().replace("'", "").replace("\u2019", "")
     return tuple(singular(w) for w in _EN_TOKEN.findall(t))
@@ -205,7 +206,7 @@ class Glossary:
             for form, how in [(e.zh, "exact")] + [(v, "variant") for v in e.zh_variants]:
                 self._zh.setdefault(_zh_key(form), []).append((i, how, form))
             for form, how in [(e.en, "exact")] + [(v, "variant") for v in e.en_variants]:
-                self._en.setdefault(_en_key(form), []).append((i, how, form))
+                self._en.setdefault(en_key(form), []).append((i, how, form))
                 self._lemmas.append((i, form, frozenset(content_lemmas(form))))
 
     @classmethod
@@ -242,7 +243,7 @@ class Glossary:
                     for i, _, form in rows:
                         offer(i, "contains", form, abs(len(key) - len(k)))
         else:
-            k = _en_key(q)
+            k = en_key(q)
             for i, how, form in self._en.get(k, []):
                 offer(i, how, form, 0)
             for i, form, closeness in self.by_words(q):
@@ -321,14 +322,14 @@ def _entry_senses(fwd: dict, word: str, part: str, direction: str, exact: bool =
 
 
 def _zh_senses(q: str, limit: int) -> list[DictSense]:
-    from ingest.tokenize import _get_jieba
+    from ingest.tokenize import jieba_tokenizer
 
     from .crosslingual import forward_dictionary
     fwd = forward_dictionary()
     word = _ZH_KEEP.sub("", q.lower())
     if word in fwd:
         return _entry_senses(fwd, word, word, "zh-en")[:limit]
-    jieba = _get_jieba()
+    jieba = jieba_tokenizer()
     out: list[DictSense] = []
     for part in jieba.lcut(word):
         if part in fwd:
@@ -342,24 +343,24 @@ def _zh_senses(q: str, limit: int) -> list[DictSense]:
 
 
 def _en_senses(q: str, limit: int) -> list[DictSense]:
-    from .crosslingual import _senses, forward_dictionary, reverse_dictionary
+    from .crosslingual import dictionary_senses, forward_dictionary, reverse_dictionary
     rev, fwd = reverse_dictionary(), forward_dictionary()
     words = re.findall(r"[a-z]+", q.lower())
     while words and words[0] in ("to", "a", "an", "the"):
         words = words[1:]
     if not words:
         return []
-    groups = [(" ".join(words), _senses(rev, words) if len(words) <= 3 else {})]
+    groups = [(" ".join(words), dictionary_senses(rev, words) if len(words) <= 3 else {})]
     if not groups[0][1] and len(words) > 1:
-        from .normalize import _EN_STOP
-        groups = [(w, _senses(rev, [w])) for w in words if w not in _EN_STOP and len(w) > 2]
+        from ingest.zhtext import EN_STOP
+        groups = [(w, dictionary_senses(rev, [w])) for w in words if w not in EN_STOP and len(w) > 2]
     out: list[DictSense] = []
     per_group = max(2, limit // max(1, len(groups)))
     for part, senses in groups:
-        target = " ".join(_en_key(part))
+        target = " ".join(en_key(part))
 
         def exact(zh: str) -> bool:      # a definition that is exactly the term ranks first
-            return any(" ".join(_en_key(re.sub(r"^(?:to|a|an|the) ", "", g.strip().lower()))) == target
+            return any(" ".join(en_key(re.sub(r"^(?:to|a|an|the) ", "", g.strip().lower()))) == target
                        for e in fwd.get(zh, []) for d in e["definitions"] for g in re.split(r"[;,]", d))
 
         flags = {z: exact(z) for z in senses}
@@ -392,7 +393,7 @@ def concordance(term_forms: list[str], data, max_passages: int = 50) -> Concorda
         f = (f or "").strip()
         if f and _CJK.search(f):
             seen.setdefault(f, f)
-            simplified = _to_simplified(f)
+            simplified = to_simplified(f)
             seen.setdefault(simplified, simplified)
         elif f:
             seen.setdefault(f.lower(), f)

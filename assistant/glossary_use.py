@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from .glossary import Glossary, GlossaryEntry, _en_key
+from .glossary import Glossary, GlossaryEntry, en_key
 
 _WORDS = re.compile(r"[A-Za-z][A-Za-z'\u2019-]*")
 
@@ -26,7 +26,7 @@ def entries_in_english(text: str, glossary: Glossary | None = None) -> list[Glos
 
 
 def _exact_in_english(text: str, g: Glossary) -> list[GlossaryEntry]:
-    tokens = _en_key(text)
+    tokens = en_key(text)
     longest = max((len(k) for k in g._en), default=0)
     found: list[GlossaryEntry] = []
     i = 0

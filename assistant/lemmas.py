@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-from .normalize import EN_STOP
+from ingest.zhtext import EN_STOP, singular
+
+__all__ = ["singular", "lemma", "content_lemmas"]
 
 _WORD = re.compile(r"[a-z]+(?:&[a-z]+)?")
 _SPELLING = {"centre": "center", "centres": "centers", "programme": "program", "programmes": "programs",
@@ -18,19 +20,6 @@ _DERIVED = {"scientific": "science", "technological": "technology", "technologie
             "economic": "economy", "financial": "finance", "fiscal": "fiscal", "regulations": "regulation",
             "regulatory": "regulation", "transforming": "transformation", "transform": "transformation",
             "s&t": "science", "sci": "science", "tech": "technology", "r&d": "research"}
-
-
-def singular(word: str) -> str:
-    """Simple plural folding (policies -> policy, taxes -> tax, patents -> patent)."""
-    if len(word) <= 3 or not word.isalpha():
-        return word
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(("sses", "shes", "ches", "xes")):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
 
 
 def lemma(word: str) -> str:

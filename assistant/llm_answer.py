@@ -12,12 +12,13 @@ import re
 import time
 from typing import Iterator, Sequence
 
+from ingest.zhtext import is_chinese
+
 from .compare import not_found_cell
 from .llm import LLMClient, LLMConfig, LLMError
-from .normalize import is_chinese
 from .prompt import Source, answer_messages, language_retry, rewrite_messages
 from .types import Answer, AnswerTable, TableRow
-from .verify import CLAIM_PROBLEMS, SourcePassage, Verifier, _NO_ANSWER
+from .verify import CLAIM_PROBLEMS, NO_ANSWER, SourcePassage, Verifier
 
 N_SOURCES = 5
 
@@ -76,7 +77,7 @@ def _checked(assistant, question: str, standalone: str, draft: str, hits, ev) ->
                         assistant.retriever.doc_freq())
     checked = verifier.check(draft, sources)
     # The model said the sources do not answer: report it as not found, with the passages.
-    declined = not checked.citations and bool(_NO_ANSWER.search(checked.text))
+    declined = not checked.citations and bool(NO_ANSWER.search(checked.text))
     table = _table(checked.text, ev.comparison, checked.flags) if ev.comparison and not declined else None
     return Answer(question, checked.text, not declined, "llm", checked.citations,
                   related=tuple(ev.hits[:3]) if declined else (), flags=checked.flags,

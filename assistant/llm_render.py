@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
+from ingest.zhtext import chinese_share
+
 from .llm import LLMClient, LLMError
-from .normalize import chinese_share
 from .prompt import defuse
 
 SYSTEM = ("You translate questions about Chinese government documents into Simplified Chinese, "

@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ingest.zhtext import is_chinese
+
 from .catalog import Catalog
 from .constraints import Constraints, parse_constraints
 from .evidence import KeyTerm, key_terms
-from .normalize import content_terms, is_chinese, normalize_query
+from .normalize import content_terms, normalize_query
 
 # What the answer must hold. A question asking 多少/几/how many wants a number; 什么时候/
 # 何时/when wants a date; 哪些/what measures wants the whole list a sentence begins.

@@ -17,9 +17,10 @@ import numpy as np
 
 from ingest.index import PassageIndex
 from ingest.sentences import split_sentences
+from ingest.zhtext import EN_STOP, ZH_STOP, is_chinese
 
 from .evidence import coverage
-from .normalize import EN_STOP, ZH_STOP, content_terms, is_chinese
+from .normalize import content_terms
 from .scope import Fit
 from .tuned import FusionConfig
 

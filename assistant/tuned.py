@@ -5,6 +5,11 @@
 - The found decision (`Thresholds`): `benchmarks/calibrate.py` (k-fold over
   seed_dev + corpus_dev; held-out figures in the README).
 - Sentence scoring (`AnswerWeights`): fixed by hand; the calibration keeps them.
+- The LLM answer's citation check (`CitationCheck`): fixed by hand on the claims of
+  tests/test_llm.py (supported, unsupported, a changed number, a short follow-on clause);
+  `python benchmarks/llm.py` reports how many claims of real model answers pass.
+- Chunking (`ingest.chunk.ChunkSettings`: 350 characters, one sentence of overlap):
+  `python benchmarks/retrieval.py --chunks` (the README's chunk-size table).
 """
 from __future__ import annotations
 
@@ -76,3 +81,17 @@ class AnswerWeights:
     whole_article_chars: int = 400     # a law article up to this long is quoted whole
     whole_paragraph_chars: int = 300   # a list paragraph up to this long, for 哪些 questions
     max_subsections: int = 8           # headings quoted for a list question answered by their parent
+
+
+@dataclass(frozen=True)
+class CitationCheck:
+    """When a cited source's best sentence supports an LLM answer's claim (verify.py).
+    The sentence is chosen by cosine + `AnswerWeights.lexical` x key-term share, as in the
+    extractive answer."""
+    zh_semantic_alone: float = 0.95     # a Chinese claim this close in meaning is supported
+    zh_semantic: float = 0.90           # ... or this close with this share of its key terms
+    zh_lexical: float = 0.70
+    zh_semantic_short: float = 0.85     # a short follow-on clause ("比上年增长1.98%") whose every term is there
+    zh_lexical_short: float = 0.90
+    en_score: float = 0.89              # English claim: cosine + en_lexical x key-term share
+    en_lexical: float = 0.1

@@ -16,8 +16,10 @@ from typing import Callable, Sequence
 import numpy as np
 
 from ingest.sentences import quotable_sentences
+from ingest.zhtext import is_chinese
+
 from .evidence import coverage, key_terms
-from .normalize import is_chinese
+from .tuned import AnswerWeights, CitationCheck
 from .types import Citation, Flag
 
 # Calibrated on 30 hand-written claims over the seed article (tests/data/claims.jsonl:
@@ -25,17 +27,15 @@ from .types import Citation, Flag
 # cosines crowd together, so meaning alone cannot tell them apart: a Chinese claim must
 # also share most key terms with its sentence; an English one is held to its cosine plus
 # a little for the dictionary translations of its terms found in the passage.
-ZH_SEM_ALONE = 0.95
-ZH_SEM, ZH_LEX = 0.90, 0.70
-ZH_SEM_SHORT, ZH_LEX_SHORT = 0.85, 0.90   # a short follow-on clause ("比上年增长1.98%") whose every term is there
-EN_SCORE = 0.89            # cosine + 0.1 x key-term coverage
+C = CitationCheck()
+LEXICAL = AnswerWeights().lexical
 CLAIM_PROBLEMS = {"unsupported", "uncited", "number"}     # the sentence is not verified
 
 # A citation mark as models write them: [1], [1, 3], 【1】, ［1］ (with optional spaces).
 _MARK = r"\s*(?:\[\s*\d{1,3}(?:\s*[,，、;；]\s*\d{1,3})*\s*\]|【\s*\d{1,3}\s*】|［\s*\d{1,3}\s*］)"
 _MARKS = re.compile(_MARK)
 _MARKS_RUN = re.compile(f"(?:{_MARK})+")
-_NO_ANSWER = re.compile(
+NO_ANSWER = re.compile(
     r"没有(?:提供|提到|涉及|说明|相关|回答)|未(?:提及|涉及|说明|提供)|无法(?:回答|确定)|不能回答|并未|"
     r"\b(?:do(?:es)? not|don't|doesn't) (?:answer|mention|say|state|contain|provide|cover|specify)|"
     r"\bnot (?:mentioned|covered|stated|specified|provided)\b|\bno information\b", re.I)
@@ -120,7 +120,7 @@ class Verifier:
                     problems.append(("removed_citation", f"[{n}] names no source (there are {len(sources)})"))
             cited = [n for n in cited if n in by_n]
             word_chars = len(re.sub(r"\W", "", claim))
-            if word_chars < 6 or (not cited and _NO_ANSWER.search(claim)):
+            if word_chars < 6 or (not cited and NO_ANSWER.search(claim)):
                 out.append(lead + claim + tail)
                 flags += [Flag(k, claim, pos, pos + len(claim), d) for k, d in problems]
                 continue
@@ -177,15 +177,15 @@ class Verifier:
             vecs[n] = self.embed_passages([t for _, _, t in spans])
         sims = vecs[n] @ qv
         lex = [coverage(terms, t)[0] for _, _, t in spans]
-        i = int(np.argmax([s + 0.15 * x for s, x in zip(sims, lex)]))
+        i = int(np.argmax([s + LEXICAL * x for s, x in zip(sims, lex)]))
         src = by_n[n]
         sem, lex_i = float(sims[i]), lex[i]
         if is_chinese(claim):
-            ok = (sem >= ZH_SEM_ALONE or (sem >= ZH_SEM and lex_i >= ZH_LEX)
-                  or (sem >= ZH_SEM_SHORT and lex_i >= ZH_LEX_SHORT))
+            ok = (sem >= C.zh_semantic_alone or (sem >= C.zh_semantic and lex_i >= C.zh_lexical)
+                  or (sem >= C.zh_semantic_short and lex_i >= C.zh_lexical_short))
         else:
             passage_lex = coverage(terms, src.doc_text[src.start:src.end])[0]
-            ok = sem + 0.1 * max(lex_i, passage_lex) >= EN_SCORE
+            ok = sem + C.en_lexical * max(lex_i, passage_lex) >= C.en_score
         return (spans[i][0], spans[i][1], sem) if ok else None
 
 

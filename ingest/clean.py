@@ -11,18 +11,19 @@ import statistics
 import unicodedata
 
 from .types import Cleaned, PageSpan
+from .zhtext import CIRCLED_NUMBERS, CJK_CONTEXT, NUMERALS, NUMERALS_TO_TEN
 
 # Characters set in a CJK context: ideographs, CJK and full-width punctuation.
-_CJK = "\u2e80-\u2fdf\u3000-\u303f\u3040-\u30ff\u3100-\u312f\u3200-\u33ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef\u2018\u2019\u201c\u201d\u2014\u2026\u00b7"
-_FOOTNOTE = "\u2460-\u2473\u2776-\u277f"            # ① … ⑳, ❶ …
+_CJK = CJK_CONTEXT
+_FOOTNOTE = CIRCLED_NUMBERS + "\u2776-\u277f"            # ① … ⑳, ❶ …
 _SPACE = " \t\u00a0\u2002\u2003\u2009\u202f\u3000"
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _TERMINAL = re.compile(
     rf"[。！？；…!?;][”’」』）)]*(?:[{_FOOTNOTE}]|\[\d{{1,3}}\]|［\d{{1,3}}］)*$")
 _HEADING = re.compile(
-    r"^(?:#{1,6}\s|第[一二三四五六七八九十百千零〇\d]+[编章节条]|[一二三四五六七八九十]+、"
-    r"|[（(][一二三四五六七八九十]+[）)]|\d{1,2}[.、．](?!\d)|[（(]\d{1,2}[）)])")
-_ENUM = re.compile(r"^[一二三四五六七八九十]+[是要]")
+    rf"^(?:#{{1,6}}\s|第[{NUMERALS}\d]+[编章节条]|[{NUMERALS_TO_TEN}]+、"
+    rf"|[（(][{NUMERALS_TO_TEN}]+[）)]|\d{{1,2}}[.、．](?!\d)|[（(]\d{{1,2}}[）)])")
+_ENUM = re.compile(rf"^[{NUMERALS_TO_TEN}]+[是要]")
 _PAGE_NUMBER = re.compile(
     r"^(?:[-—–]?\s*\d{1,4}\s*[-—–]?|第\s*\d+\s*页(?:\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+"
     r"|(?:page|Page|PAGE)\s+\d+(?:\s+of\s+\d+)?)$")
@@ -265,7 +266,7 @@ _DIGIT_GROUPS = re.compile(rf"(?<![\d.,])\d{{1,3}}(?:[{_SPACE}]\d{{3}})+(?!\d)")
 _DECIMAL = re.compile(rf"(?<=\d)[{_SPACE}]*\.[{_SPACE}]*(?=\d)")
 _PERCENT = re.compile(rf"(?<=\d)[{_SPACE}]+(?=%)")
 _MULTI_SPACE = re.compile(rf"[{_SPACE}]{{2,}}")
-_ARTICLE_HEAD = re.compile(rf"^(第[一二三四五六七八九十百千零〇\d]+[编章节条])[{_SPACE}]+")
+_ARTICLE_HEAD = re.compile(rf"^(第[{NUMERALS}\d]+[编章节条])[{_SPACE}]+")
 _HOLD = "\ue000"
 _HELD = re.compile(_HOLD)
 _FOOTNOTE_DIGIT = re.compile(rf"(?:[{_FOOTNOTE}]|\[\d{{1,3}}\])[{_SPACE}]+(?=\d)")

@@ -14,15 +14,31 @@ from pathlib import Path
 
 import charset_normalizer
 import docx
-from bs4 import BeautifulSoup, Comment, Declaration, Doctype, NavigableString, ProcessingInstruction, Tag
+from bs4 import (
+    BeautifulSoup,
+    Comment,
+    Declaration,
+    Doctype,
+    NavigableString,
+    ProcessingInstruction,
+    Tag,
+)
 from docx.table import Table
 from lxml import etree
 
 from .errors import FileSkipped, one_line
-from .guard import LoadLimits, check_package, human, read_regular, too_deep, too_many_chars
+from .guard import (
+    LoadLimits,
+    check_package,
+    human,
+    read_regular,
+    too_deep,
+    too_many_chars,
+)
 from .types import RawDocument
+from .zhtext import CJK_PUNCT, FULLWIDTH, HAN_BMP, NUMERALS
 
-DEFAULT_MAX_BYTES = 50 * 2**20
+DEFAULT_MAX_BYTES = LoadLimits.max_bytes
 KINDS = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
          ".pdf": "pdf", ".docx": "docx",
          ".png": "image", ".jpg": "image", ".jpeg": "image", ".tif": "image", ".tiff": "image"}
@@ -340,8 +356,8 @@ def _scalar(value: str) -> str:
 
 # Chinese numbering the structure stage already reads as a heading: no Markdown marker then.
 _CN_HEADING = re.compile(
-    r"\s*(?:[一二三四五六七八九十百零〇]+[、．.]|[（(][一二三四五六七八九十百零〇\d]+[）)]"
-    r"|第[一二三四五六七八九十百千零〇\d]+[编章节条部款]|\d+[、．.](?!\d))")
+    rf"\s*(?:[{NUMERALS}]+[、．.]|[（(][{NUMERALS}\d]+[）)]"
+    rf"|第[{NUMERALS}\d]+[编章节条部款]|\d+[、．.](?!\d))")
 
 
 def heading_line(level: int, text: str) -> str:
@@ -365,7 +381,7 @@ _SKIP_STRINGS = (Comment, Declaration, Doctype, ProcessingInstruction)
 _BREAK = "\x01"     # whitespace run holding a source newline, resolved after joining
 # Only ASCII whitespace collapses in HTML; U+3000 and &nbsp; are text (indentation).
 _HTML_SPACE = re.compile(r"[ \t\n\r\f]+")
-_CJK = r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]"
+_CJK = f"[{CJK_PUNCT}{HAN_BMP}{FULLWIDTH}]"
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([\w.:-]+)""", re.I)
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from .errors import FileSkipped
 from .guard import read_regular
 from .types import RawDocument
+from .zhtext import is_chinese
 
 _SUFFIX = ".meta.json"
 SIDECAR_MAX_BYTES = 2**20        # metadata, not a document: a larger "sidecar" is not read
@@ -33,7 +34,6 @@ _JUNK_TITLE = re.compile(
     r"(?i)^(?:microsoft (?:word|powerpoint) - |untitled$|无标题)|\.(?:docx?|pdf|wps|txt)$")
 _FOOTNOTE_TAIL = re.compile(r"(?:\s*(?:[*＊†‡]+|[①-⑳]|[\[［]\d+[\]］]|[¹²³⁰-⁹]+))+$")
 _YEAR_IN_NAME = re.compile(r"(19|20)\d\d(?!\d)")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 def is_sidecar(path: str | Path) -> bool:
@@ -197,13 +197,12 @@ def _title_fallback(text: str) -> str | None:
 
 
 def guess_language(text: str) -> str:
-    """"zh" when CJK characters are at least 20% of the non-space characters, else "en".
+    """"zh" when the opening 50,000 characters are Chinese by `zhtext.is_chinese`, else "en".
 
     A deliberately simple rule: the corpus is Chinese and English; other languages
     are reported as "en" unless a sidecar says otherwise.
     """
-    sample = "".join(text[:50000].split())
-    return "zh" if sample and len(_CJK.findall(sample)) >= 0.2 * len(sample) else "en"
+    return "zh" if is_chinese(text[:50000]) else "en"
 
 
 def _year_in_name(name: str) -> str | None:

@@ -12,6 +12,8 @@ import statistics
 import unicodedata
 from dataclasses import dataclass, field
 
+from .zhtext import CJK_PUNCT, FULLWIDTH, HAN_BMP
+
 
 @dataclass(frozen=True)
 class OcrLine:
@@ -113,8 +115,8 @@ def _merge(row: list[OcrLine]) -> OcrLine:
 # [1] in full-width or lenticular brackets, dashes read as 一 or -, 〈〉 as （）, and ASCII
 # punctuation beside Chinese characters where the page has the full-width form.
 
-_HAN = r"\u3400-\u4dbf\u4e00-\u9fff"
-_CJK_TEXT = re.compile(f"[{_HAN}\u3000-\u303f\uff00-\uffef]")
+_HAN = HAN_BMP
+_CJK_TEXT = re.compile(f"[{HAN_BMP}{CJK_PUNCT}{FULLWIDTH}]")
 _DOUBLE = "\"“”＂〝〞"
 _SINGLE = "'‘’"
 _OPEN_CONTEXT = set("，。；：、！？（《【「『")

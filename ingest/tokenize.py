@@ -7,22 +7,21 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import sqlite3
 import threading
 from pathlib import Path
 
 from . import lexicon
+from .zhtext import WORD
 
 log = logging.getLogger(__name__)
-_WORD = re.compile(r"[0-9A-Za-z\u00c0-\u024f]+(?:[.%][0-9A-Za-z]+)*%?|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 _jieba_lock = threading.Lock()
 _jieba = None
 _lex: lexicon.Lexicon | None = None      # the lexicon jieba reads from, when there is one
 _pseg = None
 
 
-def _get_jieba():
+def jieba_tokenizer():
     """jieba, its dictionary read from the lexicon file when one is written (see lexicon.py),
     else loaded whole (~1 s) and the lexicon file written for the next process."""
     global _jieba, _lex
@@ -43,7 +42,7 @@ def _get_jieba():
 def word_tags(text: str) -> list[tuple[str, str]]:
     """jieba's precise cut of `text` with part-of-speech tags (ns place, nr person, n noun ...)."""
     global _pseg
-    jieba = _get_jieba()
+    jieba = jieba_tokenizer()
     with _jieba_lock:
         if _pseg is None:
             _pseg = _import_posseg(jieba)
@@ -114,9 +113,9 @@ def _import_posseg(jieba):
 def tokenize_for_index(text: str) -> list[str]:
     """Tokens of a passage: jieba words for CJK runs (search mode, so long words also
     yield their parts), lower-cased Latin words and numbers as they are."""
-    jieba = _get_jieba()
+    jieba = jieba_tokenizer()
     out: list[str] = []
-    for m in _WORD.finditer(text):
+    for m in WORD.finditer(text):
         piece = m.group(0)
         if piece[0].isascii():
             out.append(piece.lower())

@@ -59,7 +59,7 @@ def _real_jieba():
     import jieba
 
     from ingest import tokenize
-    tokenize._get_jieba()
+    tokenize.jieba_tokenizer()
     real = jieba.Tokenizer()
     real.initialize()
     return jieba, real

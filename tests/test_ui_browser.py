@@ -181,6 +181,16 @@ def test_citation_opens_the_document_at_the_highlighted_sentence(page):
     _shot(page, "citation")
 
 
+def _ask_the_model(pg, url: str, question: str) -> None:
+    """Choose LLM mode with the scripted model in the page's settings, and ask."""
+    pg.get_by_text("大模型 LLM").click()
+    pg.get_by_text("大模型设置 LLM settings").click()
+    pg.fill("#pq-llm-url textarea", url)
+    pg.fill("#pq-llm-model textarea", "scripted")
+    pg.fill("#pq-question textarea", question)
+    pg.press("#pq-question textarea", "Enter")
+
+
 def test_llm_mode_streams_and_marks_unverified_sentences(page, fake_llm):
     from .fake_llm import Reply, sources
 
@@ -190,12 +200,7 @@ def test_llm_mode_streams_and_marks_unverified_sentences(page, fake_llm):
         # slow enough (~3 s) that the streamed draft is surely on screen for a while
         return Reply(f"{sent}[{n}]北京计划在五年内建成十座大型机场。", chunk_delay=0.4)
     fake_llm.script(answer)
-    page.get_by_text("大模型 LLM").click()
-    page.get_by_text("大模型设置 LLM settings").click()
-    page.fill("#pq-llm-url textarea", fake_llm.url)
-    page.fill("#pq-llm-model textarea", "scripted")
-    page.fill("#pq-question textarea", "2022年北京全年专利授权量是多少？")
-    page.press("#pq-question textarea", "Enter")
+    _ask_the_model(page, fake_llm.url, "2022年北京全年专利授权量是多少？")
     page.wait_for_selector("#pq-chat .pq-answer.pq-streaming")          # the draft, as it arrives
     ans = page.locator("#pq-chat .pq-answer:not(.pq-streaming)").first
     ans.wait_for()
@@ -376,12 +381,7 @@ def test_two_sessions_ask_at_once(browser, app_url, fake_llm):
         pages.append(pg)
     slow, fast = pages
     try:
-        slow.get_by_text("大模型 LLM").click()
-        slow.get_by_text("大模型设置 LLM settings").click()
-        slow.fill("#pq-llm-url textarea", fake_llm.url)
-        slow.fill("#pq-llm-model textarea", "scripted")
-        slow.fill("#pq-question textarea", "2022年北京全年专利授权量是多少？")
-        slow.press("#pq-question textarea", "Enter")
+        _ask_the_model(slow, fake_llm.url, "2022年北京全年专利授权量是多少？")
         deadline = time.monotonic() + TIMEOUT_MS / 1000
         while len(fake_llm.requests) == before:            # the slow answer is now waiting on its model
             assert time.monotonic() < deadline, "the LLM-mode question never reached the model"
