@@ -27,7 +27,7 @@ from .types import Citation, Flag
 # cosines crowd together, so meaning alone cannot tell them apart: a Chinese claim must
 # also share most key terms with its sentence; an English one is held to its cosine plus
 # a little for the dictionary translations of its terms found in the passage.
-C = CitationCheck()
+CHECK = CitationCheck()
 LEXICAL = AnswerWeights().lexical
 CLAIM_PROBLEMS = {"unsupported", "uncited", "number"}     # the sentence is not verified
 
@@ -181,11 +181,11 @@ class Verifier:
         src = by_n[n]
         sem, lex_i = float(sims[i]), lex[i]
         if is_chinese(claim):
-            ok = (sem >= C.zh_semantic_alone or (sem >= C.zh_semantic and lex_i >= C.zh_lexical)
-                  or (sem >= C.zh_semantic_short and lex_i >= C.zh_lexical_short))
+            ok = (sem >= CHECK.zh_semantic_alone or (sem >= CHECK.zh_semantic and lex_i >= CHECK.zh_lexical)
+                  or (sem >= CHECK.zh_semantic_short and lex_i >= CHECK.zh_lexical_short))
         else:
             passage_lex = coverage(terms, src.doc_text[src.start:src.end])[0]
-            ok = sem + C.en_lexical * max(lex_i, passage_lex) >= C.en_score
+            ok = sem + CHECK.en_lexical * max(lex_i, passage_lex) >= CHECK.en_score
         return (spans[i][0], spans[i][1], sem) if ok else None
 
 

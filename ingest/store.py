@@ -17,9 +17,10 @@ A writer builds a new generation beside the current one and only then points
 CURRENT at it, so a crash or Ctrl-C mid-ingest leaves the previous index as it was.
 
 `IndexData` is also the `folder` backend of `ingest.index.PassageIndex`: FAISS and bm25s
-are used here and nowhere else (bm25_read.py reads bm25s's files back without importing it). Another backend (ingest/milvus_index.py) keeps the same
-tables (manifest, chunks, docs, sentences) in a generation of this folder format, written
-with `tables_only`, and its vectors and BM25 in the engine.
+are used here and nowhere else (bm25_read.py reads bm25s's files back without importing
+it). Another backend (ingest/milvus_index.py) keeps the same tables (manifest, chunks,
+docs, sentences) in a generation of this folder format, written with `tables_only`, and
+its vectors and BM25 in the engine.
 """
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import logging
 import sqlite3
+import sys
 import threading
 from pathlib import Path
 
@@ -96,7 +97,6 @@ def _load_full() -> tuple[dict[str, int], dict[str, str]]:
 
 def _import_posseg(jieba):
     """jieba.posseg; with the lexicon, without its import-time parse of dict.txt for the tags."""
-    import sys
     if _lex is None or "jieba.posseg" in sys.modules:
         import jieba.posseg as pseg
         return pseg
