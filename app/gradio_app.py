@@ -115,9 +115,12 @@ def chat_reply(svc: AppService, message: str, history: list | None, mode: str = 
         yield history, "", turns
         return
     user = {"role": "user", "content": render.user_html(q)}
+    box = [""]      # the question box is cleared once; later steps leave what the user types next
 
     def show(content: str):
-        return history + [user, {"role": "assistant", "content": content}], "", turns
+        out = history + [user, {"role": "assistant", "content": content}], box[0], turns
+        box[0] = gr.skip()
+        return out
 
     yield show(render.pending_html())
     got, draft, shown = None, "", 0.0
@@ -460,8 +463,10 @@ def build(svc: AppService) -> gr.Blocks:
         chat_in = [msg, chatbot, mode, llm_url, llm_model, llm_key, llm_timeout, turns,
                    chat_years, chat_places, chat_types]
         chat_out = [chatbot, msg, turns]
-        msg.submit(_chat, chat_in, chat_out)
-        send.click(_chat, chat_in, chat_out)
+        # always_last: a follow-up sent while the answer before it is still finishing runs
+        # after it (Gradio's default, "once", would drop it)
+        msg.submit(_chat, chat_in, chat_out, trigger_mode="always_last")
+        send.click(_chat, chat_in, chat_out, trigger_mode="always_last")
         chatbot.example_select(pick_example, None, msg).then(_chat, chat_in, chat_out)
         clear.click(lambda: ([], "", []), None, [chatbot, msg, turns], queue=False)
         for trigger in (query.submit, search_btn.click):

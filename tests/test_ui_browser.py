@@ -104,11 +104,19 @@ def _shot(pg, name: str, full_page: bool = False):
 
 
 def _ask(pg, question: str, nth: int):
-    """Ask in the chat and wait for the nth (1-based) complete answer."""
+    """Ask in the chat and wait for the nth (1-based) complete answer (failing with the
+    message when the chat shows an error instead)."""
     pg.fill("#pq-question textarea", question)
     pg.press("#pq-question textarea", "Enter")
+    return _answer(pg, nth)
+
+
+def _answer(pg, nth: int):
     pg.wait_for_function(
-        "n => document.querySelectorAll('#pq-chat .pq-answer:not(.pq-streaming)').length >= n", arg=nth)
+        "n => document.querySelectorAll('#pq-chat .pq-answer:not(.pq-streaming)').length >= n"
+        " || document.querySelector('#pq-chat .pq-error')", arg=nth)
+    errors = pg.locator("#pq-chat .pq-error")
+    assert errors.count() == 0, errors.first.inner_text()
     return pg.locator("#pq-chat .pq-answer:not(.pq-streaming)").nth(nth - 1)
 
 
@@ -132,6 +140,19 @@ def test_chat_answers_chinese_and_english_with_citations(page):
     assert "pq-found" in en.get_attribute("class")
     assert en.locator("a.pq-cite").count() >= 1 and en.locator(".pq-card").count() >= 1
     _shot(page, "chat")
+
+
+def test_a_question_sent_while_an_answer_is_coming_is_answered_after_it(page):
+    # The second Enter lands while the first answer is still on its way: it must wait, not be dropped.
+    page.fill("#pq-question textarea", "2022年北京全年专利授权量是多少？")
+    page.press("#pq-question textarea", "Enter")
+    page.wait_for_selector("#pq-chat .pq-pending, #pq-chat .pq-streaming")
+    page.fill("#pq-question textarea", "How many patents were granted in Beijing in 2022?")
+    page.press("#pq-question textarea", "Enter")
+    first, second = _answer(page, 1), _answer(page, 2)
+    assert "20.3万件" in first.inner_text()
+    assert "pq-found" in second.get_attribute("class") and second.inner_text().startswith("From the")
+    assert page.locator("#pq-chat .pq-user").count() == 2
 
 
 def test_a_comparison_is_a_table_whose_marks_open_the_sources(page):
