@@ -463,22 +463,26 @@ def build(svc: AppService) -> gr.Blocks:
         chat_in = [msg, chatbot, mode, llm_url, llm_model, llm_key, llm_timeout, turns,
                    chat_years, chat_places, chat_types]
         chat_out = [chatbot, msg, turns]
-        # always_last: a follow-up sent while the answer before it is still finishing runs
-        # after it (Gradio's default, "once", would drop it)
+        # Reading events are always_last: a follow-up question, a second search or a second
+        # citation clicked while the one before is still finishing runs after it (Gradio's
+        # default, "once", drops it). Writes (upload, remove) keep "once": no double submits.
         msg.submit(_chat, chat_in, chat_out, trigger_mode="always_last")
         send.click(_chat, chat_in, chat_out, trigger_mode="always_last")
         chatbot.example_select(pick_example, None, msg).then(_chat, chat_in, chat_out)
         clear.click(lambda: ([], "", []), None, [chatbot, msg, turns], queue=False)
         for trigger in (query.submit, search_btn.click):
-            trigger(_search, [query, doc_filter, k, years_box, place_box, type_box], results)
+            trigger(_search, [query, doc_filter, k, years_box, place_box, type_box], results,
+                    trigger_mode="always_last")
         lookup_outs = [lookup_out, trend_plot, lookup_state, trend_sel]
         for trigger in (term_box.submit, lookup_btn.click, trend_type.input):
-            trigger(_lookup, [term_box, trend_type], lookup_outs)
+            trigger(_lookup, [term_box, trend_type], lookup_outs, trigger_mode="always_last")
         trend_plot.select(trend_pick, lookup_state, trend_sel)
         lookup_req_btn.click(_lookup_request, lookup_req, [tabs, term_box, *lookup_outs],
-                             js="(x) => window.__pqLookup || x", show_progress_on=[lookup_out])
+                             js="(x) => window.__pqLookup || x", show_progress_on=[lookup_out],
+                             trigger_mode="always_last")
         view_btn.click(_view, view_req, [sidebar, doc_view],
-                       js="(x) => window.__pqView || x", show_progress_on=[doc_view]).then(None, js=SCROLL_TO_MARK)
+                       js="(x) => window.__pqView || x", show_progress_on=[doc_view],
+                       trigger_mode="always_last").then(None, js=SCROLL_TO_MARK)
         # Progress and error badges on the status line only, not over the table and boxes.
         ingest_btn.click(_upload, files, [status, *lib_outputs, files], concurrency_id="library-write",
                          concurrency_limit=1, show_progress_on=[status]).then(_facets, None, facet_outputs)

@@ -75,7 +75,8 @@ def test_chat_streams_an_answer_with_linked_source_cards(svc, question, evidence
     steps, history = _final(ui.chat_reply(svc, question, []))
     assert len(steps) >= 3                       # pending, at least one partial, final
     assert "pq-pending" in steps[0][0][-1]["content"]
-    assert all(box == "" for _, box, _ in steps)    # the question box is cleared at once
+    # the question box is cleared at once, then left alone (the user may type the next question)
+    assert steps[0][1] == "" and all(box == ui.gr.skip() for _, box, _ in steps[1:])
     assert [m["role"] for m in history] == ["user", "assistant"]
     final = history[-1]["content"]
     assert "pq-found" in final and evidence in _squash(final)
