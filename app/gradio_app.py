@@ -18,6 +18,7 @@ from assistant.accounts import ROLE_NAMES, Accounts
 from assistant.constraints import filters, parse_years
 from assistant.llm import LLMConfig
 from ingest.errors import BadQuery, IndexBusy, IndexMismatch, IndexNotFound, PolicyQAError
+from ingest.settings import Settings
 
 from . import render
 from .service import AppService
@@ -504,13 +505,14 @@ THEME = gr.themes.Default(
 
 
 def launch(index_dir: str | Path | None = None, host: str = "127.0.0.1", port: int = 7860, *,
-           block: bool = True, accounts: Accounts | None = None):
+           block: bool = True, accounts: Accounts | None = None, settings: Settings | None = None):
     """Serve the app on host:port over the index at `index_dir` (default: settings). With
-    `accounts`, every visitor signs in and the roles decide who may change the library."""
+    `accounts`, every visitor signs in and the roles decide who may change the library.
+    `settings`: the caller's (`policyqa serve`); None reads them from the environment."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("policyqa.ui", "app.service"):
         logging.getLogger(name).setLevel(logging.INFO)
-    svc = AppService.from_env(index_dir, accounts=accounts)
+    svc = AppService.from_env(index_dir, accounts=accounts, settings=settings)
     demo = build(svc)
     demo.queue(default_concurrency_limit=CONCURRENCY)
     auth = None

@@ -16,11 +16,11 @@ import threading
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Mapping, Sequence
 
 from ingest.errors import Forbidden, IndexNotFound, PolicyQAError, UploadRejected
 from ingest.identity import DOC_TYPES
-from ingest.settings import Settings
+from ingest.settings import Settings, active, configure
 
 from assistant.accounts import Accounts, authorize
 from assistant.constraints import bilingual_type_label
@@ -45,10 +45,10 @@ class UploadLimits:
         return int(self.max_mb * 2**20)
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "UploadLimits":
-        env = os.environ if env is None else env
-        return cls(max_mb=float(env.get("POLICYQA_UPLOAD_MAX_MB") or 20),
-                   max_files=int(env.get("POLICYQA_UPLOAD_MAX_FILES") or 10))
+    def from_env(cls, env: Mapping[str, str]) -> "UploadLimits":
+        d = cls()
+        return cls(max_mb=float(env.get("POLICYQA_UPLOAD_MAX_MB") or d.max_mb),
+                   max_files=int(env.get("POLICYQA_UPLOAD_MAX_FILES") or d.max_files))
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class AppService:
                  limits: UploadLimits | None = None, upload_dir: str | Path | None = None,
                  llm: LLMConfig | None = None, accounts: Accounts | None = None,
                  inbox: str | Path | None = None):
-        self.settings = settings or Settings()
+        self.settings = settings or active()
         self.llm = llm or LLMConfig()            # the default LLM settings; a session may override them
         self.index_dir = Path(index_dir)
         self.upload_dir = Path(upload_dir) if upload_dir else self.index_dir.parent / "uploads"
@@ -123,10 +123,14 @@ class AppService:
         self._failed_target: str | None = None
 
     @classmethod
-    def from_env(cls, index_dir: str | Path | None = None, **kw) -> "AppService":
-        settings = Settings.from_env()
-        return cls(index_dir or settings.index_dir, settings=settings, limits=UploadLimits.from_env(),
-                   llm=LLMConfig.from_env(), **kw)
+    def from_env(cls, index_dir: str | Path | None = None, *, settings: Settings | None = None,
+                 env: Mapping[str, str] | None = None, **kw) -> "AppService":
+        """The app's service from the environment (the app is an entry point): its upload
+        limits and LLM defaults, and `settings` (read here when not given), made the process's."""
+        env = os.environ if env is None else env
+        settings = configure(settings or Settings.from_env(env))
+        return cls(index_dir or settings.index_dir, settings=settings, limits=UploadLimits.from_env(env),
+                   llm=LLMConfig.from_env(env), **kw)
 
     # -- who may do what ---------------------------------------------------------------
     def authorize(self, user: str | None, action: str) -> None:
@@ -154,8 +158,8 @@ class AppService:
         return list(dict.fromkeys(u for u in (self.llm.base_url, *self.settings.llm_allowed_urls) if u))
 
     @property
-    def cache_path(self) -> Path | None:
-        return self.settings.cache_dir / "embeddings.sqlite" if self.settings.cache_dir else None
+    def cache_path(self) -> Path:
+        return self.settings.cache_path
 
     # -- the current assistant -----------------------------------------------------
     def assistant(self):

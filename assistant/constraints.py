@@ -15,6 +15,7 @@ from ingest.identity import DOC_NUMBER, DOC_TYPES
 from ingest.places import NATIONAL, national_spans, places_in_chinese, places_in_english
 from ingest.timeref import year_groups, years_in
 from ingest.zhnum import int_to_zh, zh_to_int
+from ingest.zhtext import HAN_URO
 
 from .catalog import Catalog
 
@@ -22,8 +23,9 @@ _CONGRESS_ZH = re.compile(r"(?:党的)?(?<![一二三四五六七八九十])(十
                           r"(?:报告|(?=精神|以来|上|的|和|与|、|，|提出|指出|强调|明确|要求|$))")
 _LAW_GENERIC_ZH = re.compile(r"法律(?:规定|中|上)?|法律法规")
 _CONGRESS_EN = re.compile(r"\b(\d{1,2})(?:st|nd|rd|th)\s+(?:National\s+)?(?:Party\s+|CPC\s+)?Congress\b", re.I)
+_HAN_URO_CHAR = re.compile(f"[{HAN_URO}]")
 _WORK_REPORT_ZH = re.compile(
-    r"(?:((?:19|20)\d\d)\s*年(?:的|度)?)?(?:(国务院|全国|北京市?|上海市?|[\u4e00-\u9fff]{2,3}[省市])的?)?政府工作报告")
+    rf"(?:((?:19|20)\d\d)\s*年(?:的|度)?)?(?:(国务院|全国|北京市?|上海市?|[{HAN_URO}]{{2,3}}[省市])的?)?政府工作报告")
 _WORK_REPORT_EN = re.compile(
     r"(?:\b((?:19|20)\d\d)(?:'s)?\s+)?(?:(national|central|Beijing|Shanghai)\s+)?"
     r"(?:government\s+work\s+report|report\s+on\s+the\s+work\s+of\s+the\s+government|work\s+report)s?", re.I)
@@ -195,7 +197,7 @@ def _chinese_names(text: str, docs) -> list[tuple[str, list[str], tuple[int, int
     for m in _NAME_END.finditer(text):
         end = m.end()
         start = end
-        while start > 0 and "\u4e00" <= text[start - 1] <= "\u9fff" and end - start < 40:
+        while start > 0 and _HAN_URO_CHAR.match(text[start - 1]) and end - start < 40:
             start -= 1
         candidates.append((start, end))
     for start, end in candidates:

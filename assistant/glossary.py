@@ -28,15 +28,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingest.errors import BadQuery
-from ingest.zhtext import is_chinese
+from ingest.zhtext import HAN, HAN_CHAR, is_chinese
 
 from .lemmas import content_lemmas, singular
 from .normalize import normalize_query, to_simplified
 
 DEFAULT_PATH = Path(__file__).resolve().parent / "data" / "glossary.jsonl"
 REQUIRED = ("zh", "en", "zh_variants", "en_variants", "source", "note")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_ZH_KEEP = re.compile(r"[^0-9a-z+\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")   # quotes, 、, spaces go
+_CJK = HAN_CHAR
+_ZH_KEEP = re.compile(f"[^0-9a-z+{HAN}]")   # quotes, 、, spaces go
 _EN_TOKEN = re.compile(r"[0-9a-z&+]+")
 _MATCH_RANK = {"exact": 0, "variant": 1, "words": 2, "contains": 3}
 

@@ -7,12 +7,11 @@ deadline passes, however the server behaves (silent, trickling, never closing).
 """
 from __future__ import annotations
 
-import os
 import queue
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Iterator
+from typing import Iterator, Mapping
 
 from ingest.errors import PolicyQAError
 
@@ -37,15 +36,16 @@ class LLMConfig:
         return replace(self, **{k: v for k, v in changes.items() if v not in (None, "")})
 
     @classmethod
-    def from_env(cls, env: dict | None = None) -> "LLMConfig":
-        env = os.environ if env is None else env
+    def from_env(cls, env: Mapping[str, str]) -> "LLMConfig":
+        """From POLICYQA_LLM_* of an environment (the entry point passes os.environ)."""
+        d = cls()
         return cls(base_url=env.get("POLICYQA_LLM_BASE_URL", "").strip(),
                    model=env.get("POLICYQA_LLM_MODEL", "").strip(),
                    api_key=env.get("POLICYQA_LLM_API_KEY", "").strip(),
-                   timeout=float(env.get("POLICYQA_LLM_TIMEOUT") or 60),
-                   connect_timeout=float(env.get("POLICYQA_LLM_CONNECT_TIMEOUT") or 5),
-                   max_tokens=int(env.get("POLICYQA_LLM_MAX_TOKENS") or 800),
-                   temperature=float(env.get("POLICYQA_LLM_TEMPERATURE") or 0.1))
+                   timeout=float(env.get("POLICYQA_LLM_TIMEOUT") or d.timeout),
+                   connect_timeout=float(env.get("POLICYQA_LLM_CONNECT_TIMEOUT") or d.connect_timeout),
+                   max_tokens=int(env.get("POLICYQA_LLM_MAX_TOKENS") or d.max_tokens),
+                   temperature=float(env.get("POLICYQA_LLM_TEMPERATURE") or d.temperature))
 
     def describe(self) -> str:
         return f"{self.model} at {self.base_url}"

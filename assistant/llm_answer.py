@@ -4,7 +4,7 @@ The found decision is the extractive one: with no relevant passage the model is 
 asked. Any failure of the model (unreachable, error status, timeout, malformed or empty
 output, the wrong language twice) gives the extractive answer with a notice saying what
 failed. The configured timeout bounds the answer (stream and language retry together)
-and, separately, the rewriting of a follow-up (at most 20 s of it).
+and, separately, the rewriting of a follow-up (at most `LLMRules.rewrite_seconds` of it).
 """
 from __future__ import annotations
 
@@ -12,15 +12,17 @@ import re
 import time
 from typing import Iterator, Sequence
 
-from ingest.zhtext import is_chinese
+from ingest.zhtext import HAN_URO, is_chinese
 
 from .compare import not_found_cell
 from .llm import LLMClient, LLMConfig, LLMError
 from .prompt import Source, answer_messages, language_retry, rewrite_messages
+from .tuned import LLMRules
 from .types import Answer, AnswerTable, TableRow
 from .verify import CLAIM_PROBLEMS, NO_ANSWER, SourcePassage, Verifier
 
 N_SOURCES = 5
+RULES = LLMRules()
 
 
 def answer_with_llm(assistant, question: str, llm, history: Sequence[tuple[str, str]] = (),
@@ -112,10 +114,10 @@ def _table(text: str, comparison, flags=()) -> AnswerTable:
 def _rewrite(client: LLMClient, history, question: str, deadline: float) -> str:
     """The follow-up as a stand-alone question ("" when it needs no rewriting)."""
     text = client.complete(rewrite_messages(list(history), question),
-                           timeout=min(_left(deadline, client), 20.0))
+                           timeout=min(_left(deadline, client), RULES.rewrite_seconds))
     line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
     line = re.sub(r"^(?:rewritten question|问题)\s*[:：]\s*", "", line, flags=re.I).strip().strip('"“”')
-    if not line or len(line) > 4 * len(question) + 200 or line == question.strip():
+    if not line or len(line) > RULES.rewrite_growth * len(question) + RULES.rewrite_slack or line == question.strip():
         return ""
     return line
 
@@ -130,11 +132,12 @@ def _left(deadline: float, client: LLMClient) -> float:
 
 def _wrong_language(text: str, zh: bool) -> bool:
     body = re.sub(r"\[\d+\]|[（(][^)）]*[)）]", "", text)      # bracketed originals do not count
-    cjk = len(re.findall(r"[\u4e00-\u9fff]", body))
-    latin = len(re.findall(r"[A-Za-z]", body)) / 4             # ~ letters per word vs one character
+    cjk = len(re.findall(f"[{HAN_URO}]", body))
+    latin = len(re.findall(r"[A-Za-z]", body)) / RULES.letters_per_word   # ~ words against characters
     if cjk + latin < 4:
         return False
-    return (cjk / (cjk + latin) < 0.3) if zh else (cjk / (cjk + latin) > 0.5)
+    share = cjk / (cjk + latin)
+    return share < RULES.zh_min_han if zh else share > RULES.en_max_han
 
 
 def _notice(e: LLMError) -> str:

@@ -8,6 +8,9 @@
 - The LLM answer's citation check (`CitationCheck`): fixed by hand on the claims of
   tests/test_llm.py (supported, unsupported, a changed number, a short follow-on clause);
   `python benchmarks/llm.py` reports how many claims of real model answers pass.
+- LLM mode's limits (`LLMRules`): fixed by hand; the rewrite deadline bounds a follow-up's
+  extra call, the language shares were checked on the answers of `python benchmarks/llm.py`
+  and the language cases of tests/test_llm.py.
 - Chunking (`ingest.chunk.ChunkSettings`: 350 characters, one sentence of overlap):
   `python benchmarks/retrieval.py --chunks` (the README's chunk-size table).
 """
@@ -95,3 +98,14 @@ class CitationCheck:
     zh_lexical_short: float = 0.90
     en_score: float = 0.89              # English claim: cosine + en_lexical x key-term share
     en_lexical: float = 0.1
+
+
+@dataclass(frozen=True)
+class LLMRules:
+    """LLM mode's own limits (llm_answer.py)."""
+    rewrite_seconds: float = 20.0        # at most this of the deadline rewrites a follow-up
+    rewrite_growth: int = 4              # a rewrite longer than growth x the question + slack is not one
+    rewrite_slack: int = 200
+    letters_per_word: float = 4.0        # Latin letters counted as words, against Han characters
+    zh_min_han: float = 0.3              # a Chinese answer under this share of Han is in the wrong language
+    en_max_han: float = 0.5              # an English answer over this share is

@@ -1,5 +1,6 @@
 """What every benchmark script needs before it imports policyqa: model hubs offline, the
-repository on sys.path, and where the corpus and the shared data live."""
+repository on sys.path, the run's settings (SETTINGS, from POLICYQA_*, made the process's),
+and where the corpus and the shared data live."""
 import os
 import sys
 from pathlib import Path
@@ -13,3 +14,7 @@ SHARED = ROOT.parent / "shared"
 SEED = ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.txt"
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from ingest.settings import Settings, configure  # noqa: E402 - needs the repository on sys.path
+
+SETTINGS = configure(Settings.from_env(os.environ))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import statistics
 import sys
@@ -136,7 +137,7 @@ def main() -> int:
         questions = [q for q in questions if q["lang"] == "zh"]
         llm = LLMConfig(server.url, "scripted", timeout=args.timeout or 30)
     else:
-        llm = LLMConfig.from_env().with_(base_url=args.base_url, model=args.model, timeout=args.timeout)
+        llm = LLMConfig.from_env(os.environ).with_(base_url=args.base_url, model=args.model, timeout=args.timeout)
         if not llm.configured:
             p.error("no endpoint: set POLICYQA_LLM_BASE_URL and POLICYQA_LLM_MODEL, pass --base-url and "
                     "--model, or use --scripted")

@@ -15,8 +15,9 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 
 
 def _settings():
-    from ingest.settings import Settings
-    return Settings.from_env()
+    """The settings of this run, from the environment (flags override them per command)."""
+    from ingest.settings import Settings, configure
+    return configure(Settings.from_env(os.environ))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -199,9 +200,8 @@ def _ingest(args, settings, index_dir: Path) -> int:
     summary = ingest(paths, index_dir, embedder=args.embedder or settings.embedder,
                      chunking=ChunkSettings(settings.chunk_max_chars, settings.chunk_overlap),
                      rebuild=args.rebuild, max_bytes=settings.max_bytes,
-                     cache_path=(settings.cache_dir / "embeddings.sqlite") if settings.cache_dir else None,
-                     progress=not args.quiet, limits=settings.load_limits(), follow_links=args.follow_links,
-                     ocr=settings.ocr(), token=settings.milvus_token)
+                     cache_path=settings.cache_path, progress=not args.quiet, limits=settings.load_limits(),
+                     follow_links=args.follow_links, ocr=settings.ocr(), token=settings.milvus_token)
     if args.json:
         print(json.dumps(summary.to_dict(), ensure_ascii=False))
     else:
@@ -238,12 +238,12 @@ def _open(index_dir, settings):
     also said in Chinese by the model (one more ranking; offline rankings when it fails)."""
     from assistant import Assistant
     from assistant.llm import LLMClient, LLMConfig
-    config = LLMConfig.from_env()
+    config = LLMConfig.from_env(os.environ)
     renderer = None
     if config.configured:
         from assistant.llm_render import Renderer
         renderer = Renderer(LLMClient(config))
-    return Assistant.open(index_dir, renderer=renderer, token=settings.milvus_token)
+    return Assistant.open(index_dir, cache_path=settings.cache_path, renderer=renderer, token=settings.milvus_token)
 
 
 def _search(args, settings, index_dir: Path) -> int:
@@ -289,7 +289,7 @@ def _ask(args, settings, index_dir: Path) -> int:
     from app.render import OCR_LABEL
     from assistant.types import Answer
     assistant = _open(index_dir, settings)
-    llm = LLMConfig.from_env().with_(base_url=args.llm_base_url, model=args.llm_model, timeout=args.llm_timeout)
+    llm = LLMConfig.from_env(os.environ).with_(base_url=args.llm_base_url, model=args.llm_model, timeout=args.llm_timeout)
     # Stream the model's draft only to a terminal; a pipe or --json gets the checked answer alone.
     live = args.mode == "llm" and not args.json and sys.stdout.isatty()
     draft, ans = [], None
@@ -348,9 +348,7 @@ def _eval(args, settings, index_dir: Path) -> int:
         print("policyqa: -k must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     questions = load_questions(args.file)
-    assistant = Assistant.open(
-        index_dir, cache_path=(settings.cache_dir / "embeddings.sqlite") if settings.cache_dir else None,
-        token=settings.milvus_token)
+    assistant = Assistant.open(index_dir, cache_path=settings.cache_path, token=settings.milvus_token)
     report = evaluate(assistant, questions, k=args.k)
     if args.json:
         print(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -438,7 +436,7 @@ def _serve(args, settings, index_dir: Path) -> int:
               "anyone who reaches it may read, upload and remove documents", file=sys.stderr)
     from app.gradio_app import launch       # gradio takes seconds to import: only here
     try:
-        launch(index_dir, host=args.host, port=args.port, accounts=accounts)
+        launch(index_dir, host=args.host, port=args.port, accounts=accounts, settings=settings)
     except OSError as e:           # the port is taken, or the address is not this machine's
         print(f"policyqa: cannot serve on {args.host}:{args.port}: {str(e).splitlines()[0]} "
               "(choose another with --port)", file=sys.stderr)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -25,18 +24,6 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 _SQL_CHUNK = 500          # stay far below SQLite's bound-parameter limit
-
-
-def default_cache_path(env: Mapping[str, str] | None = None) -> Path:
-    """$POLICYQA_CACHE_DIR, else $XDG_CACHE_HOME/policyqa, else ~/.cache/policyqa; + embeddings.sqlite."""
-    env = os.environ if env is None else env
-    if env.get("POLICYQA_CACHE_DIR"):
-        base = Path(env["POLICYQA_CACHE_DIR"]).expanduser()
-    elif env.get("XDG_CACHE_HOME"):
-        base = Path(env["XDG_CACHE_HOME"]).expanduser() / "policyqa"
-    else:
-        base = Path.home() / ".cache" / "policyqa"
-    return base / "embeddings.sqlite"
 
 
 def text_hash(text: str) -> bytes:

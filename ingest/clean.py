@@ -11,7 +11,7 @@ import statistics
 import unicodedata
 
 from .types import Cleaned, PageSpan
-from .zhtext import CIRCLED_NUMBERS, CJK_CONTEXT, NUMERALS, NUMERALS_TO_TEN
+from .zhtext import CIRCLED_NUMBERS, CJK_CONTEXT, ENUM_START, HAN_URO, HEADING_START, NUMERALS
 
 # Characters set in a CJK context: ideographs, CJK and full-width punctuation.
 _CJK = CJK_CONTEXT
@@ -20,10 +20,6 @@ _SPACE = " \t\u00a0\u2002\u2003\u2009\u202f\u3000"
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _TERMINAL = re.compile(
     rf"[。！？；…!?;][”’」』）)]*(?:[{_FOOTNOTE}]|\[\d{{1,3}}\]|［\d{{1,3}}］)*$")
-_HEADING = re.compile(
-    rf"^(?:#{{1,6}}\s|第[{NUMERALS}\d]+[编章节条]|[{NUMERALS_TO_TEN}]+、"
-    rf"|[（(][{NUMERALS_TO_TEN}]+[）)]|\d{{1,2}}[.、．](?!\d)|[（(]\d{{1,2}}[）)])")
-_ENUM = re.compile(rf"^[{NUMERALS_TO_TEN}]+[是要]")
 _PAGE_NUMBER = re.compile(
     r"^(?:[-—–]?\s*\d{1,4}\s*[-—–]?|第\s*\d+\s*页(?:\s*共\s*\d+\s*页)?|\d+\s*/\s*\d+"
     r"|(?:page|Page|PAGE)\s+\d+(?:\s+of\s+\d+)?)$")
@@ -143,7 +139,7 @@ def _join_wrapped(lines: list[_Text]) -> list[_Text]:
     i = 0
     while i < len(items):
         cur = items[i]
-        if _HEADING.match(cur.chars) and not _ends_sentence(cur.chars):
+        if HEADING_START.match(cur.chars) and not _ends_sentence(cur.chars):
             cur, i = _collect_heading(items, i, W)
             paras.append(cur)
             continue
@@ -154,7 +150,7 @@ def _join_wrapped(lines: list[_Text]) -> list[_Text]:
         while i < len(items):
             nxt = items[i]
             w = _width(run[-1].chars)
-            if _HEADING.match(nxt.chars) or _ENUM.match(nxt.chars):
+            if HEADING_START.match(nxt.chars) or ENUM_START.match(nxt.chars):
                 break
             if _ends_sentence(tail):
                 if w < W - 1 or nxt.indented:
@@ -205,7 +201,7 @@ def _collect_heading(items: list[_Text], i: int, W: float) -> tuple[_Text, int]:
     while i < len(items) and last_w >= W - 4:
         nxt = items[i]
         w = _width(nxt.chars)
-        if (_HEADING.match(nxt.chars) or _ENUM.match(nxt.chars) or re.search(r"[。！？；]", nxt.chars)
+        if (HEADING_START.match(nxt.chars) or ENUM_START.match(nxt.chars) or re.search(r"[。！？；]", nxt.chars)
                 or W - 2.5 <= w < W - 1 or len(cur.chars) + len(nxt.chars) > 64):
             break
         cur = _concat(cur, nxt)
@@ -257,7 +253,7 @@ def _drop_page_furniture(lines: list[_Text], pages) -> list[_Text]:
     return [t for k, t in enumerate(lines) if k not in drop]
 
 
-_NAME_LINE = re.compile(rf"^[\u4e00-\u9fff]{{1,4}}(?:[{_SPACE}]+[\u4e00-\u9fff]{{1,4}})+$")
+_NAME_LINE = re.compile(rf"^[{HAN_URO}]{{1,4}}(?:[{_SPACE}]+[{HAN_URO}]{{1,4}})+$")
 _CJK_SPACE_CJK = re.compile(rf"(?<=[{_CJK}])[{_SPACE}]+(?=[{_CJK}])")
 _CJK_SPACE_LATIN = re.compile(rf"(?<=[{_CJK}])[{_SPACE}]+(?=[0-9A-Za-z%(\[])")
 _LATIN_SPACE_CJK = re.compile(rf"(?<=[0-9A-Za-z%.)\]])[{_SPACE}]+(?=[{_CJK}])")
@@ -302,7 +298,7 @@ def _fix_spaces(t: _Text) -> _Text:
 def _fix_name_line(t: _Text) -> _Text:
     """An author line `庄芹芹  吴沁沁  谭  畅`: names stay apart, runs of one-character
     pieces (a name spaced out to fill the column) are joined."""
-    tokens = list(re.finditer(r"[\u4e00-\u9fff]+", t.chars))
+    tokens = list(re.finditer(f"[{HAN_URO}]+", t.chars))
     parts: list[_Text] = []
     for k, m in enumerate(tokens):
         piece = _Text(m.group(0), t.src[m.start():m.end()])

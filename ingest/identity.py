@@ -14,6 +14,7 @@ import datetime as dt
 import re
 
 from .places import NATIONAL, PLACE_PATTERN, jurisdiction_of
+from .zhtext import HAN_URO
 
 # Document types, with labels for citations and filters.
 DOC_TYPES = {
@@ -43,17 +44,17 @@ _EN_MONTHS = ["january", "february", "march", "april", "may", "june", "july", "a
 _SALUTATION = re.compile(r"^(?:各位代表|同志们|各位委员|Esteemed Deputies|Fellow Deputies|Comrades)[，,：:！!]?$", re.I)
 _ADDRESSEES = re.compile(r"^各(?:省|有关|区|市|部门|单位)[^。]{0,60}[：:]$")
 # 国办发〔2018〕126号: also read from questions (assistant/constraints.py)
-DOC_NUMBER = re.compile(r"[\u4e00-\u9fff]{1,8}\s*[〔\[［(（]\s*((?:19|20)\d\d)\s*[〕\]］)）]\s*\d{1,4}\s*号")
+DOC_NUMBER = re.compile(rf"[{HAN_URO}]{{1,8}}\s*[〔\[［(（]\s*((?:19|20)\d\d)\s*[〕\]］)）]\s*\d{{1,4}}\s*号")
 _SOURCE_LINE = re.compile(r"^(?:来源|时间|发布时间|作者|编辑|责任编辑|发布日期|字号|Source|Date)\s*[：:]")
 _ROLE = r"(?:国务院总理|总理|市长|省长|主席|总书记|书记|副市长|Premier|Mayor)"
-_AUTHOR_LINE = re.compile(rf"^(?:[\u4e00-\u9fff]{{0,12}}{_ROLE})?\s*[\u4e00-\u9fff](?:[\s\u3000]*[\u4e00-\u9fff]){{1,3}}$"
-                          r"|^[\u4e00-\u9fff·]{2,4}(?:[\s\u3000]+[\u4e00-\u9fff·]{1,4})+$")
+_AUTHOR_LINE = re.compile(rf"^(?:[{HAN_URO}]{{0,12}}{_ROLE})?\s*[{HAN_URO}](?:[\s\u3000]*[{HAN_URO}]){{1,3}}$"
+                          rf"|^[{HAN_URO}·]{{2,4}}(?:[\s\u3000]+[{HAN_URO}·]{{1,4}})+$")
 _REPORT_ON = re.compile(r"在(中国共产党第(.{1,4})次全国代表大会)上的报告")
-_ON_BEHALF = re.compile(r"我代表([\u4e00-\u9fff]{0,12}?(?:人民政府|国务院))")
+_ON_BEHALF = re.compile(rf"我代表([{HAN_URO}]{{0,12}}?(?:人民政府|国务院))")
 _CC = re.compile(r"代表(第.{1,4}届中央委员会)向大会作报告")
 _BODY = re.compile(rf"({PLACE_PATTERN})?(?:第[一二三四五六七八九十]{{1,4}}届)?((?:全国)?人民代表大会(?:常务委员会)?)")
-_LAW_TITLE = re.compile(r"^(?:中华人民共和国)?[\u4e00-\u9fff]{2,30}法$")
-_REG_TITLE = re.compile(r"[\u4e00-\u9fff]{2,40}(?:条例|办法|规定|细则)$")
+_LAW_TITLE = re.compile(rf"^(?:中华人民共和国)?[{HAN_URO}]{{2,30}}法$")
+_REG_TITLE = re.compile(rf"[{HAN_URO}]{{2,40}}(?:条例|办法|规定|细则)$")
 _TYPE_WORD = re.compile(r"(通知|意见|方案|规划|纲要|决定|办法|规定|条例|法|报告|公告|通报|批复|函)$")
 _ARTICLE_MARKS = re.compile(r"【?(?:内容提要|摘\s*要|关键词|关键字)】?|参考文献|Abstract|Keywords")
 _FOOTNOTE_TAIL = re.compile(r"(?:\s*(?:[*＊†‡]+|[①-⑳]|[\[［]\d+[\]］]|[¹²³⁰-⁹]+))+$")

@@ -36,7 +36,7 @@ from .guard import (
     too_many_chars,
 )
 from .types import RawDocument
-from .zhtext import CJK_PUNCT, FULLWIDTH, HAN_BMP, NUMERALS
+from .zhtext import CJK_PUNCT, FULLWIDTH, HAN_BMP, NUMBERED_HEADING
 
 DEFAULT_MAX_BYTES = LoadLimits.max_bytes
 KINDS = {".txt": "txt", ".md": "md", ".markdown": "md", ".html": "html", ".htm": "html",
@@ -354,16 +354,10 @@ def _scalar(value: str) -> str:
 
 # ---- headings (docx and html) ----------------------------------------------------------
 
-# Chinese numbering the structure stage already reads as a heading: no Markdown marker then.
-_CN_HEADING = re.compile(
-    rf"\s*(?:[{NUMERALS}]+[、．.]|[（(][{NUMERALS}\d]+[）)]"
-    rf"|第[{NUMERALS}\d]+[编章节条部款]|\d+[、．.](?!\d))")
-
-
 def heading_line(level: int, text: str) -> str:
     """A heading of `level` as a Markdown heading line, or plain when it is numbered in Chinese."""
     text = text.strip()
-    if not text or _CN_HEADING.match(text):
+    if not text or NUMBERED_HEADING.match(text):
         return text
     return "#" * level + " " + text
 

@@ -40,7 +40,7 @@ class OcrSettings:
     page_seconds: float = 120.0       # time budget of one page (a dense A4 page: 10-45 s on 2 busy cores)
     max_pages: int = 100              # pages recognised per file
     threads: int = 0                  # onnxruntime threads; 0: as many as cores
-    cache_dir: Path | None = None     # None: "ocr" beside the embedding cache
+    cache_dir: Path | None = None     # recognised pages by image hash; None: none kept
 
 
 class PageFailed(Exception):
@@ -54,11 +54,6 @@ def unavailable() -> str | None:
     return None
 
 
-def default_cache_dir() -> Path:
-    from .cache import default_cache_path
-    return default_cache_path().parent / "ocr"
-
-
 class Recognizer:
     """Lines of page images, from the cache or the model. Use as a context manager; the
     worker process starts at the first page the cache does not hold."""
@@ -66,7 +61,7 @@ class Recognizer:
     def __init__(self, settings: OcrSettings = OcrSettings(), progress: bool = False):
         self.settings = settings
         self.progress = progress
-        self.cache_dir = Path(settings.cache_dir) if settings.cache_dir else default_cache_dir()
+        self.cache_dir = Path(settings.cache_dir) if settings.cache_dir else None
         self.recognised = 0           # pages the model read
         self.cached = 0               # pages found in the cache
         self._proc = None
@@ -118,12 +113,11 @@ class Recognizer:
         # A plain child interpreter (`python -m ingest.ocr`), not multiprocessing: its
         # "spawn" would run the caller's main script again in the child.
         ours, theirs = socket.socketpair()
-        root = str(Path(__file__).resolve().parents[1])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+        root = str(Path(__file__).resolve().parents[1])     # `-m ingest.ocr` imports this package
         with theirs:
             proc = subprocess.Popen([sys.executable, "-m", "ingest.ocr", str(theirs.fileno()),
                                      str(self.settings.threads)],
-                                    pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
+                                    pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, cwd=root)
         conn = Connection(ours.detach())
         self._proc, self._conn = proc, conn
         if not conn.poll(_START_SECONDS):
@@ -173,6 +167,8 @@ class Recognizer:
         return self.cache_dir / key[:2] / f"{key}.json"
 
     def _cache_get(self, key: str) -> list[OcrLine] | None:
+        if self.cache_dir is None:
+            return None
         try:
             rows = json.loads(self._path(key).read_text("utf-8"))
             return [OcrLine(t, tuple(b), c) for t, b, c in rows]
@@ -183,6 +179,8 @@ class Recognizer:
             return None
 
     def _cache_put(self, key: str, lines: list[OcrLine]) -> None:
+        if self.cache_dir is None:
+            return
         path = self._path(key)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from . import index, store
-from .cache import EmbeddingCache, default_cache_path, embed_cached
+from .cache import EmbeddingCache, embed_cached
 from .chunk import ChunkSettings, chunk_document
 from .clean import clean
 from .embed import Embedder, compatible, default_embedder, load_embedder
@@ -31,6 +31,7 @@ from .guard import LoadLimits, read_regular, too_many_chunks
 from .identity import year_of
 from .load import kind_of, load_file
 from .meta import SIDECAR_MAX_BYTES, read_sidecar, resolve_metadata, sidecar_candidates
+from .settings import active
 from .ocr import OcrSettings, Recognizer
 from .ocr_text import span_confidence
 from .sandbox import Sandbox
@@ -88,7 +89,8 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
     `follow_links` follows symbolic links out of the folders named. Each new or changed
     document records who added it (`added_by`, default the OS user), when, and from which
     file (`origins` maps a file's real path to the name to record, e.g. an upload's own).
-    `ocr`: how scanned pages are read (default OcrSettings(); used when OCR is installed).
+    `ocr`: how scanned pages are read (default: OcrSettings, its cache in the settings' cache
+    folder; used when OCR is installed).
     `index_dir` may name another backend (`ingest.index.target`); `token`: a Milvus server's.
     """
     t0 = time.perf_counter()
@@ -98,7 +100,7 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
     t = index.target(index_dir)
     summary = IngestSummary(index=str(t))
     store.load_writer_modules()
-    with index.writer_lock(t), Recognizer(ocr or OcrSettings(), progress) as recognizer, \
+    with index.writer_lock(t), Recognizer(ocr or _default_ocr(), progress) as recognizer, \
             Sandbox(limits, ocr=recognizer) as sandbox, contextlib.ExitStack() as opened:
         loaded = index.load(t, token=token) if index.exists(t) and not rebuild else None
         if loaded is not None:
@@ -235,6 +237,10 @@ def _ingest_one(path: Path, old, known, keep, rechunk_all, chunking, limits: Loa
         summary.skipped.append({"path": str(path), "reason": f"internal error: {type(e).__name__}: {e}"})
 
 
+def _default_ocr() -> OcrSettings:
+    return OcrSettings(cache_dir=active().cache_folder / "ocr")
+
+
 def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes: int,
                      warnings: list[str] | None = None, *, load=None, data: bytes | None = None,
                      limits: LoadLimits | None = None, ocr: Recognizer | None = None) -> _Prepared:
@@ -245,7 +251,7 @@ def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes
     limits = limits or LoadLimits(max_bytes=max_bytes)
     if load is None:
         if ocr is None:
-            with Recognizer() as own:
+            with Recognizer(_default_ocr()) as own:
                 return prepare_document(path, doc_id, chunking, max_bytes, warnings, data=data, limits=limits,
                                         ocr=own)
         raw = load_file(path, data=data, limits=limits, ocr=ocr)
@@ -376,7 +382,7 @@ def _embed(new: _Assembled, pending: list[int], emb: Embedder, old: store.IndexD
     if not todo:
         return
     texts = [new.chunks[i].text for i in todo]
-    with EmbeddingCache(cache_path or default_cache_path()) as cache, \
+    with EmbeddingCache(cache_path or active().cache_path) as cache, \
             tqdm(total=len(texts), desc="embedding", unit="chunk", file=sys.stderr, disable=not progress) as bar:
         embedded: list[str] = []
         vectors, n_embedded = embed_cached(emb, texts, cache, progress=bar.update, embedded=embedded)
@@ -417,7 +423,7 @@ def _sentences(new: _Assembled, old: store.IndexData, emb: Embedder | None, cach
     if todo:
         if emb is None:
             emb = load_embedder(new.manifest["embedder"])
-        with EmbeddingCache(cache_path or default_cache_path()) as cache, \
+        with EmbeddingCache(cache_path or active().cache_path) as cache, \
                 tqdm(total=len(todo), desc="sentences", unit="sent", file=sys.stderr, disable=not progress) as bar:
             embedded: list[str] = []
             vecs, n = embed_cached(emb, [texts[i] for i in todo], cache, progress=bar.update, embedded=embedded,

@@ -82,11 +82,11 @@ class Sandbox:
 
     # -- the parent's side ----------------------------------------------------------------
     def _start(self) -> subprocess.Popen:
+        # Run from the repository root, so that `-m ingest.sandbox` imports this very package
+        # (sys.path[0] is the working folder) whatever the caller's PYTHONPATH says.
         root = str(Path(__file__).resolve().parents[1])
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
         return subprocess.Popen([sys.executable, "-m", "ingest.sandbox"], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=root,
-                                close_fds=True)
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=root, close_fds=True)
 
     def _ask(self, name: str, kind: str, data: bytes, limits: LoadLimits) -> RawDocument:
         if self._proc is None or self._proc.poll() is not None:

@@ -10,21 +10,8 @@ from __future__ import annotations
 import re
 
 from .types import Section
-from .zhtext import NUMERALS_ANY, NUMERALS_TO_TEN
+from .zhtext import HEADING_LEVELS
 
-_NUM = NUMERALS_ANY
-# (rank, kind, pattern); a smaller rank is an outer level.
-_RULES: list[tuple[int, str, re.Pattern]] = [
-    (10, "part", re.compile(rf"^第[{_NUM}\d]+编")),
-    (11, "chapter", re.compile(rf"^第[{_NUM}\d]+章")),
-    (12, "section", re.compile(rf"^第[{_NUM}\d]+节")),
-    (13, "article", re.compile(rf"^第[{_NUM}\d]+条")),
-    (20, "h1", re.compile(rf"^[{NUMERALS_TO_TEN}]+、")),
-    (21, "h2", re.compile(rf"^[（(][{NUMERALS_TO_TEN}]+[）)]")),
-    (22, "h3", re.compile(r"^\d{1,2}(?:[.．](?!\d)|、)")),
-    (23, "h4", re.compile(r"^[（(]\d{1,2}[）)]")),
-    (30, "enum", re.compile(rf"^[{NUMERALS_TO_TEN}]+是")),
-]
 _MD = re.compile(r"^(#{1,6})\s+(.*)$")
 _EN_TITLE = re.compile(r"^[A-Z][A-Za-z0-9,'’()\- ]{2,78}[A-Za-z0-9)]$")
 _FIRST_SENTENCE = re.compile(r"^.*?[。！？；：:]")
@@ -64,7 +51,7 @@ def _classify(line: str, stack: list[tuple[int, str, str]]) -> tuple[int, str, s
     if m:
         return len(m.group(1)), "md", _title(m.group(2))
     in_article = any(k == "article" for _, k, _ in stack)
-    for rank, kind, pat in _RULES:
+    for rank, kind, pat in HEADING_LEVELS:
         m = pat.match(s)
         if not m:
             continue

@@ -51,8 +51,8 @@ def word_tags(text: str) -> list[tuple[str, str]]:
 
 
 def _lexicon_path(jieba) -> Path:
-    from .cache import default_cache_path
-    return lexicon.path_for(default_cache_path().parent, Path(jieba.__file__).parent / "dict.txt",
+    from .settings import active
+    return lexicon.path_for(active().cache_folder, Path(jieba.__file__).parent / "dict.txt",
                             jieba.__version__)
 
 

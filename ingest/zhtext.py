@@ -30,6 +30,32 @@ NUMERALS_TO_TEN = "一二三四五六七八九十"
 NUMERALS = NUMERALS_TO_TEN + "百千零〇"        # 第一百零二条
 NUMERALS_ANY = NUMERALS + "两"
 
+# Each level of numbered headings, outermost first: (rank, kind, pattern); structure.py
+# ranks sections by them. Inside an article (第X条), numbered items belong to the article.
+HEADING_LEVELS: tuple[tuple[int, str, re.Pattern], ...] = (
+    (10, "part", re.compile(rf"^第[{NUMERALS_ANY}\d]+编")),
+    (11, "chapter", re.compile(rf"^第[{NUMERALS_ANY}\d]+章")),
+    (12, "section", re.compile(rf"^第[{NUMERALS_ANY}\d]+节")),
+    (13, "article", re.compile(rf"^第[{NUMERALS_ANY}\d]+条")),
+    (20, "h1", re.compile(rf"^[{NUMERALS_TO_TEN}]+、")),
+    (21, "h2", re.compile(rf"^[（(][{NUMERALS_TO_TEN}]+[）)]")),
+    (22, "h3", re.compile(r"^\d{1,2}(?:[.．](?!\d)|、)")),
+    (23, "h4", re.compile(r"^[（(]\d{1,2}[）)]")),
+    (30, "enum", re.compile(rf"^[{NUMERALS_TO_TEN}]+是")),
+)
+# A line opening with a heading's numbering or a Markdown marker: clean.py never joins it
+# to the line before.
+HEADING_START = re.compile(
+    rf"^(?:#{{1,6}}\s|第[{NUMERALS}\d]+[编章节条]|[{NUMERALS_TO_TEN}]+、"
+    rf"|[（(][{NUMERALS_TO_TEN}]+[）)]|\d{{1,2}}[.、．](?!\d)|[（(]\d{{1,2}}[）)])")
+# A paragraph opening an enumeration (一是…, 二要…): a line of its own too.
+ENUM_START = re.compile(rf"^[{NUMERALS_TO_TEN}]+[是要]")
+# A DOCX/HTML heading already numbered the Chinese way: load.py adds no Markdown marker,
+# so that the structure stage reads the numbering itself.
+NUMBERED_HEADING = re.compile(
+    rf"\s*(?:[{NUMERALS}]+[、．.]|[（(][{NUMERALS}\d]+[）)]"
+    rf"|第[{NUMERALS}\d]+[编章节条部款]|\d+[、．.](?!\d))")
+
 
 def chinese_share(text: str) -> float:
     """The share of Han characters among the letters and digits (0 when there are none)."""

@@ -21,6 +21,21 @@ SHARED = ROOT.parent / "shared"
 SEED = ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.txt"
 NO_SHARED = "../shared not present (a fresh clone): the real corpus and eval data live there"
 
+# The test session is an entry point: its settings come from the environment once (CI points
+# POLICYQA_CACHE_DIR at a fresh folder), and each test starts from them again.
+from ingest.settings import Settings, active, configure  # noqa: E402
+
+SETTINGS = configure(Settings.from_env(os.environ))
+
+
+@pytest.fixture(autouse=True)
+def _session_settings():
+    """A test that runs the CLI or the app in this process configures its own settings: the
+    next test gets the session's back."""
+    yield
+    if active() is not SETTINGS:
+        configure(SETTINGS)
+
 
 def need_shared() -> Path:
     if not SHARED.is_dir():

@@ -83,7 +83,8 @@ def test_glosses_for_english_questions_only(seed_assistant):
 
 def test_reverse_dictionary_is_cached_on_disk(tmp_path, monkeypatch):
     from assistant import crosslingual
-    monkeypatch.setenv("POLICYQA_CACHE_DIR", str(tmp_path))
+    from ingest.settings import Settings, configure
+    configure(Settings(cache_dir=tmp_path))          # conftest restores the session's after the test
     monkeypatch.setattr(crosslingual, "_reverse", None)
     built = crosslingual.reverse_dictionary()
     files = list(tmp_path.glob("cedict-reverse-*.marshal"))

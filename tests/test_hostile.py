@@ -190,7 +190,7 @@ from ingest.guard import read_regular
 from ingest.pipeline import prepare_document
 from ingest.sandbox import Sandbox
 from ingest.settings import Settings
-limits = Settings.from_env().load_limits()
+limits = Settings.from_env(os.environ).load_limits()
 path = Path(sys.argv[1])
 t0 = time.perf_counter()
 out = {}

@@ -105,3 +105,26 @@ def test_the_library_imports_no_gradio_and_no_shell():
         bad = {t for t in _imports(name, path, modules)
                if t.split(".")[0] in ("gradio", "app", "cli", "ui")}
         assert not bad, f"{name} imports {sorted(bad)}"
+
+
+def _environment_uses(path: Path) -> list[str]:
+    """Where the code (not its docstrings or comments) reads or writes the process environment."""
+    tree = ast.parse(path.read_text("utf-8"))
+    hits = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "os" \
+                and node.attr in ("environ", "getenv", "putenv", "unsetenv", "environb"):
+            hits.append(f"{path.relative_to(ROOT)}:{node.lineno} os.{node.attr}")
+        elif isinstance(node, ast.ImportFrom) and node.module == "os" \
+                and any(a.name in ("environ", "getenv", "putenv") for a in node.names):
+            hits.append(f"{path.relative_to(ROOT)}:{node.lineno} from os import ...")
+    return hits
+
+
+def test_the_library_neither_reads_nor_writes_the_environment():
+    # Settings are read once by an entry point (cli, app, benchmarks, tests) and passed down.
+    hits = [h for pkg in ("ingest", "assistant") for p in sorted((ROOT / pkg).rglob("*.py"))
+            for h in _environment_uses(p)]
+    assert hits == []
+    # the check finds what it looks for
+    assert _environment_uses(ROOT / "cli" / "main.py")

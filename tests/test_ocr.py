@@ -311,7 +311,7 @@ def test_settings_from_the_environment():
     s = Settings.from_env({"POLICYQA_OCR_DPI": "300", "POLICYQA_OCR_PAGE_SECONDS": "12.5",
                            "POLICYQA_OCR_MAX_PAGES": "7", "POLICYQA_OCR_THREADS": "1", "POLICYQA_CACHE_DIR": "/c"})
     assert s.ocr() == OcrSettings(dpi=300, page_seconds=12.5, max_pages=7, threads=1, cache_dir=Path("/c/ocr"))
-    assert Settings.from_env({}).ocr() == OcrSettings()
+    assert Settings.from_env({}).ocr() == OcrSettings(cache_dir=Path.home() / ".cache" / "policyqa" / "ocr")
 
 
 # -- the app: questions answered during an OCR ingest, the page image with the cited line boxed ---

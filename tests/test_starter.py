@@ -69,8 +69,10 @@ def test_a_fresh_clone_ingests_the_starter_library_and_answers(tmp_path, cache_d
     p = subprocess.run(cli + ["ingest", "corpus", "--index", "idx", "--quiet"], cwd=clone, env=env,
                        capture_output=True, text=True, timeout=1200)
     assert p.returncode == 0, p.stderr[-2000:]
-    script = ("import json\nfrom app import gradio_app as ui\nfrom assistant import Assistant\nimport assistant\n"
-              "a = Assistant.open('idx')\n"
+    script = ("import json, os\nfrom app import gradio_app as ui\nfrom assistant import Assistant\nimport assistant\n"
+              "from ingest.settings import Settings, configure\n"
+              "s = configure(Settings.from_env(os.environ))\n"
+              "a = Assistant.open('idx', cache_path=s.cache_path)\n"
               "print(json.dumps({'module': assistant.__file__, 'docs': len(a.documents()),"
               " 'answers': [a.ask(q).found for q in ui.EXAMPLES]}))\n")
     p = subprocess.run([sys.executable, "-c", script], cwd=clone, env=env, capture_output=True, text=True,

@@ -33,10 +33,8 @@ OPENVINO_PIN = "openvino==2026.4.1"
 
 def default_data_dir() -> Path:
     """<policyqa cache dir>/models/multilingual-e5-small-st-<converter version>."""
-    from ingest.cache import default_cache_path
-    from ingest.settings import Settings
-    base = Settings.from_env().cache_dir or default_cache_path().parent
-    return Path(base) / "models" / f"multilingual-e5-small-st-{CONVERTER_VERSION}"
+    from ingest.settings import active
+    return active().cache_folder / "models" / f"multilingual-e5-small-st-{CONVERTER_VERSION}"
 
 
 def _cpu_has_bf16() -> bool:
@@ -64,10 +62,10 @@ def resolve(engine: str = "auto", precision: str = "auto") -> tuple[str, str]:
 
 
 def _default_threads() -> int:
-    """$POLICYQA_EMBED_THREADS, else every core this process may use."""
-    env = os.environ.get("POLICYQA_EMBED_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
+    """The configured embed_threads ($POLICYQA_EMBED_THREADS), else every core this process may use."""
+    from ingest.settings import active
+    if active().embed_threads:
+        return active().embed_threads
     try:
         return len(os.sched_getaffinity(0))   # honours taskset/cgroup CPU masks, unlike cpu_count
     except (AttributeError, OSError):

