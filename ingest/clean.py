@@ -11,11 +11,11 @@ import statistics
 import unicodedata
 
 from .types import Cleaned, PageSpan
-from .zhtext import CIRCLED_NUMBERS, CJK_CONTEXT, ENUM_START, HAN_URO, HEADING_START, NUMERALS
+from .zhtext import CJK_CONTEXT, ENUM_START, FOOTNOTE_MARKS, HAN_URO, HEADING_START, NUMERALS
 
 # Characters set in a CJK context: ideographs, CJK and full-width punctuation.
 _CJK = CJK_CONTEXT
-_FOOTNOTE = CIRCLED_NUMBERS + "\u2776-\u277f"            # ① … ⑳, ❶ …
+_FOOTNOTE = FOOTNOTE_MARKS
 _SPACE = " \t\u00a0\u2002\u2003\u2009\u202f\u3000"
 _ZERO_WIDTH = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _TERMINAL = re.compile(

@@ -14,7 +14,7 @@ import datetime as dt
 import re
 
 from .places import NATIONAL, PLACE_PATTERN, jurisdiction_of
-from .zhtext import HAN_URO
+from .zhtext import FOOTNOTE_TAIL, HAN_URO
 
 # Document types, with labels for citations and filters.
 DOC_TYPES = {
@@ -57,7 +57,6 @@ _LAW_TITLE = re.compile(rf"^(?:中华人民共和国)?[{HAN_URO}]{{2,30}}法$")
 _REG_TITLE = re.compile(rf"[{HAN_URO}]{{2,40}}(?:条例|办法|规定|细则)$")
 _TYPE_WORD = re.compile(r"(通知|意见|方案|规划|纲要|决定|办法|规定|条例|法|报告|公告|通报|批复|函)$")
 _ARTICLE_MARKS = re.compile(r"【?(?:内容提要|摘\s*要|关键词|关键字)】?|参考文献|Abstract|Keywords")
-_FOOTNOTE_TAIL = re.compile(r"(?:\s*(?:[*＊†‡]+|[①-⑳]|[\[［]\d+[\]］]|[¹²³⁰-⁹]+))+$")
 _YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _CONGRESS_SHORT = re.compile(r"第?([一二三四五六七八九十]{1,3})次")
 
@@ -134,7 +133,7 @@ def _title(head: list[str]) -> tuple[str | None, int]:
     """The title lines at the top, joined; (None, 0) when the text opens with a salutation."""
     parts: list[str] = []
     for line in head:
-        line = _FOOTNOTE_TAIL.sub("", line.lstrip("#").strip()).strip()
+        line = FOOTNOTE_TAIL.sub("", line.lstrip("#").strip()).strip()
         if _not_title(line) or len(line) > _TITLE_MAX or (parts and _AUTHOR_LINE.match(line)):
             break
         if parts and line.startswith("——"):

@@ -19,7 +19,7 @@ from pathlib import Path
 from .errors import FileSkipped
 from .guard import read_regular
 from .types import RawDocument
-from .zhtext import is_chinese
+from .zhtext import FOOTNOTE_TAIL, is_chinese
 
 _SUFFIX = ".meta.json"
 SIDECAR_MAX_BYTES = 2**20        # metadata, not a document: a larger "sidecar" is not read
@@ -32,7 +32,6 @@ IDENTITY = ("title", "date", "date_source", "issuer", "jurisdiction", "doc_type"
 _JUNK_AUTHORS = {"python-docx", "administrator", "admin", "user", "unknown", "微软用户", "微软中国"}
 _JUNK_TITLE = re.compile(
     r"(?i)^(?:microsoft (?:word|powerpoint) - |untitled$|无标题)|\.(?:docx?|pdf|wps|txt)$")
-_FOOTNOTE_TAIL = re.compile(r"(?:\s*(?:[*＊†‡]+|[①-⑳]|[\[［]\d+[\]］]|[¹²³⁰-⁹]+))+$")
 _YEAR_IN_NAME = re.compile(r"(19|20)\d\d(?!\d)")
 
 
@@ -192,7 +191,7 @@ def resolve_metadata(path: str | Path, raw: RawDocument, sidecar: dict, text: st
 def _title_fallback(text: str) -> str | None:
     """The first non-empty line, when short enough to be a title (≤ 60 characters)."""
     line = next((ln for ln in text.split("\n") if ln.strip()), "")
-    line = _FOOTNOTE_TAIL.sub("", line.strip().lstrip("#").strip()).strip()
+    line = FOOTNOTE_TAIL.sub("", line.strip().lstrip("#").strip()).strip()
     return line if 0 < len(line) <= 60 else None
 
 

@@ -15,6 +15,7 @@ CJK_PUNCT = "\u3000-\u303f"                   # ideographic space, 。、「」�
 FULLWIDTH = "\uff00-\uffef"                   # full-width and half-width forms (，！？（）０-９)
 FULLWIDTH_MARKS = "\uff01-\uffef"             # ... without the code point before ！
 CIRCLED_NUMBERS = "\u2460-\u2473"             # ① ... ⑳, footnote marks
+FOOTNOTE_MARKS = CIRCLED_NUMBERS + "\u2776-\u277f"   # ① … ⑳, ❶ … ❿
 # Everything set in a CJK context: ideographs, kana, CJK and full-width punctuation, and the
 # curly quotes, dash, ellipsis and middle dot Chinese text uses (no spaces belong between them).
 CJK_CONTEXT = ("\u2e80-\u2fdf" + CJK_PUNCT + "\u3040-\u30ff\u3100-\u312f\u3200-\u33ff" + HAN
@@ -56,6 +57,8 @@ NUMBERED_HEADING = re.compile(
     rf"\s*(?:[{NUMERALS}]+[、．.]|[（(][{NUMERALS}\d]+[）)]"
     rf"|第[{NUMERALS}\d]+[编章节条部款]|\d+[、．.](?!\d))")
 
+# Footnote marks closing a title or heading line (*, †, ①, [1], ¹): not part of the title.
+FOOTNOTE_TAIL = re.compile(rf"(?:\s*(?:[*＊†‡]+|[{CIRCLED_NUMBERS}]|[\[［]\d+[\]］]|[¹²³⁰-⁹]+))+$")
 
 def chinese_share(text: str) -> float:
     """The share of Han characters among the letters and digits (0 when there are none)."""
