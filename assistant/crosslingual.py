@@ -13,7 +13,9 @@ import os
 import re
 import threading
 from pathlib import Path
+from typing import Callable
 
+from ingest.places import place, places_in_english
 from ingest.zhtext import EN_STOP, lemma_candidates
 
 _lock = threading.Lock()
@@ -120,15 +122,17 @@ def forward_dictionary() -> dict[str, list[dict]]:
 _NUMBER_WORDS = set("one two three four five six seven eight nine ten first second third".split())
 
 
-def chinese_terms(question: str, doc_freq: dict[str, int], per_word: int = 3) -> list[str]:
+def chinese_terms(question: str, doc_freq: dict[str, int], per_word: int = 3,
+                  together: Callable[[str, str], float] | None = None) -> list[str]:
     """Chinese dictionary terms for the English content words and phrases of `question`,
     limited to terms of the index (`doc_freq`: term -> number of passages holding it).
-    Among equally good senses the one most used in the documents wins (领域 over 田园).
+    Among equally good senses the one most used in the documents wins (领域 over 田园), or
+    with `together`, the ones found most with the other words' senses (see `render`).
     A phrase found whole ("five year plan", "science and technology") is used instead of
     its separate words."""
     rev = reverse_dictionary()
     words = re.findall(r"[a-z]+", question.lower())
-    out: list[str] = []
+    options: list[list[str]] = []
     i = 0
     while i < len(words):
         for n in (3, 2, 1):
@@ -141,11 +145,29 @@ def chinese_terms(question: str, doc_freq: dict[str, int], per_word: int = 3) ->
             if n == 1 and (gram[0] in EN_STOP or gram[0] in _NUMBER_WORDS or len(gram[0]) < 3):
                 break
             ranked = sorted((z for z in senses if z in doc_freq), key=lambda z: (-senses[z], -doc_freq[z], z))
-            out.extend(z for z in ranked[:per_word] if z not in out)
+            if ranked:
+                tier = sum(senses[z] == senses[ranked[0]] for z in ranked)
+                options.append((ranked, min(tier, SENSES_COMPARED)))
             i += n - 1
             break
         i += 1
+    if together:
+        options = [(order_together(o, t, [p[0] for p in options[:j] + options[j + 1:]], together), t)
+                   for j, (o, t) in enumerate(options)]
+    out: list[str] = []
+    for ranked, _ in options:
+        out.extend(z for z in ranked[:per_word] if z not in out)
     return out
+
+
+def order_together(senses: list[str], tier: int, others: list[list[str]],
+                   together: Callable[[str, str], float]) -> list[str]:
+    """`senses` (best first) with the first `tier` (those the dictionary scores alike)
+    reordered by how much they occur with the other words' first senses."""
+    if tier < 2 or not others:
+        return senses
+    score = {z: sum(together(z, o[0]) for o in others) for z in senses[:tier]}
+    return sorted(senses[:tier], key=lambda z: -score[z]) + senses[tier:]
 
 
 def dictionary_senses(rev: dict, gram: list[str]) -> dict[str, float]:
@@ -216,13 +238,21 @@ def chinese_numbers(text: str) -> list[tuple[int, str]]:
     return sorted(out)
 
 
-def render(question: str, doc_freq: dict[str, int], glossary_entries: list | None = None) -> list[str]:
+def render(question: str, doc_freq: dict[str, int], glossary_entries: list | None = None,
+           places: bool = False, together: Callable[[str, str], float] | None = None) -> list[str]:
     """A Chinese rendering of an English question, in its word order: its numbers the
-    Chinese way, glossary terms, then one dictionary sense per remaining word or phrase
-    (the one most used in the loaded documents)."""
+    Chinese way, glossary terms, place names (with `places`), then one dictionary sense per
+    remaining word or phrase: the one most used in the loaded documents, or with
+    `together` (how strongly two terms occur in the same passages) the one that occurs
+    most with the other words' senses."""
     pieces: list[tuple[int, str]] = list(chinese_numbers(question))
     taken = [False] * len(question)
     low = question.lower()
+    if places:
+        for start, end, name in places_in_english(question):
+            if not any(taken[start:end]):
+                pieces.append((start, place(name).short))
+                taken[start:end] = [True] * (end - start)
     for entry in glossary_entries or []:
         for form in (entry.en, *entry.en_variants):
             i = low.find(form.lower())
@@ -234,6 +264,7 @@ def render(question: str, doc_freq: dict[str, int], glossary_entries: list | Non
             pieces.append((len(question), entry.zh))
     rev = reverse_dictionary()
     words = [(m.start(), m.group(0)) for m in re.finditer(r"[a-z]+", low)]
+    options: list[tuple[int, list[str]]] = []     # (position, its senses best first)
     i = 0
     while i < len(words):
         pos = words[i][0]
@@ -251,8 +282,34 @@ def render(question: str, doc_freq: dict[str, int], glossary_entries: list | Non
             if n > 1 and not ranked:
                 continue
             if ranked:
-                pieces.append((pos, ranked[0]))
+                options.append((pos, [z for z in ranked if senses[z] == senses[ranked[0]]][:SENSES_COMPARED]))
             i += n - 1
             break
         i += 1
+    fixed = [z for _, z in pieces]
+    chosen = choose_together([o for _, o in options], fixed, together) if together else [o[0] for _, o in options]
+    pieces += [(pos, z) for (pos, _), z in zip(options, chosen)]
     return list(dict.fromkeys(z for _, z in sorted(pieces)))
+
+
+# Senses of one word weighed against the others (those the dictionary scores equally best).
+SENSES_COMPARED = 6
+
+
+def choose_together(options: list[list[str]], fixed: list[str],
+                    together: Callable[[str, str], float]) -> list[str]:
+    """One sense per word: the one that occurs most in passages with the other words'
+    senses (the best of each) and the fixed terms (numbers, glossary terms, places); the
+    dictionary's order breaks ties, so a word alone keeps its first sense."""
+    out = []
+    for i, senses in enumerate(options):
+        if len(senses) == 1:
+            out.append(senses[0])
+            continue
+        others = [o for j, o in enumerate(options) if j != i] + [[f] for f in fixed]
+
+        def score(z: str) -> float:
+            return sum(max(together(z, y) for y in o) for o in others)
+        best = max(senses, key=lambda z: (score(z), -senses.index(z)))
+        out.append(best)
+    return out

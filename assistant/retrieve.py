@@ -60,6 +60,10 @@ class Rankings:
     coverage: dict = field(default_factory=dict)     # row -> best sentence's key-term share (memo)
 
 
+# The sense choice (crosslingual.render) compares the passages of a few terms per question.
+POSTINGS_PER_TERM = 1000   # a term's best passages by BM25 it looks at
+_POSTINGS_KEPT = 4096      # terms whose passages are remembered (at most 4 KB each)
+
 class Retriever:
     """Searches one index through its `PassageIndex` interface (any backend).
 
@@ -76,6 +80,7 @@ class Retriever:
         # is still Chinese, and a bilingual document has passages of both.
         self._zh = chunk_zh if chunk_zh is not None else \
             np.array([is_chinese(c.text) for c in data.chunks], dtype=bool)
+        self._postings_memo: dict[str, np.ndarray] = {}
 
     def search(self, query: str, k: int = 10, *, query_vector: np.ndarray | None = None,
                allowed: np.ndarray | None = None, terms: list | None = None, fit: Fit | None = None,
@@ -266,7 +271,8 @@ class Retriever:
             return ([e.zh for e in entries_in_english(query)] if f.expand_glossary else []) + \
                 ([z for _, z in chinese_numbers(query)] if f.render_numbers else [])
         entries = entries_in_english(query) if f.expand_glossary else []
-        pieces = render(query, self.doc_freq(), entries)
+        pieces = render(query, self.doc_freq(), entries, places=f.render_places,
+                        together=self.together if f.render_together else None)
         if not f.render_numbers:
             numbers = {z for _, z in chinese_numbers(query)}
             pieces = [p for p in pieces if p not in numbers]
@@ -283,7 +289,8 @@ class Retriever:
             terms += self._glossary_terms(query, zh)
         if not zh and f.expand_en:
             from .crosslingual import chinese_terms
-            terms += chinese_terms(query, self.doc_freq())
+            terms += chinese_terms(query, self.doc_freq(),
+                                   together=self.together if f.render_together else None)
         if not zh and f.render_numbers:
             from ingest.tokenize import tokenize_for_index
 
@@ -308,6 +315,27 @@ class Retriever:
     def doc_freq(self) -> dict[str, int]:
         """Index token -> number of chunks containing it."""
         return self.data.doc_freq()
+
+    def together(self, a: str, b: str) -> float:
+        """How much two index tokens occur in the same passages (Dice: 2|A∩B| / (|A|+|B|)),
+        over each token's best POSTINGS_PER_TERM passages by BM25 (a backend that ranks
+        fewer per term, Milvus: 100, over those)."""
+        pa, pb = self._postings(a), self._postings(b)
+        if not len(pa) or not len(pb):
+            return 0.0
+        return 2 * len(np.intersect1d(pa, pb, assume_unique=True)) / (len(pa) + len(pb))
+
+    def _postings(self, term: str) -> np.ndarray:
+        got = self._postings_memo.get(term)
+        if got is None:
+            if len(self._postings_memo) > _POSTINGS_KEPT:     # a long-running app asks many terms
+                self._postings_memo.clear()
+            scores = self.data.lexical([term], n=POSTINGS_PER_TERM)
+            rows = np.flatnonzero(scores > 0)
+            if len(rows) > POSTINGS_PER_TERM:                 # an exact backend scores them all
+                rows = rows[np.argpartition(-scores[rows], POSTINGS_PER_TERM)[:POSTINGS_PER_TERM]]
+            got = self._postings_memo[term] = np.sort(rows).astype(np.int32)
+        return got
 
     def bm25_scores(self, terms: list[str], ask: "_Ask | None" = None) -> np.ndarray:
         """BM25 score of every chunk (0: no query term in it, or not ranked by the backend)."""

@@ -35,6 +35,8 @@ class FusionConfig:
     w_translated_sentence: float = 1.0   # the rendering against each Chinese passage's best sentence
     w_model_rendered: float = 1.0        # the configured LLM's Chinese rendering, when there is one
     render_numbers: bool = True  # numbers the Chinese way in the rendering and BM25 (5 percent -> 5%)
+    render_places: bool = True   # place names as the documents write them (Shanghai -> 上海, not 崇明)
+    render_together: bool = True # each word's sense: the one found in passages with the other words' senses
     # Passages ranked by their best sentence, each sentence embedded on its own at ingest.
     w_sentence_zh: float = 1.0
     w_sentence_en: float = 1.5

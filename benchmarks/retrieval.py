@@ -66,12 +66,14 @@ ABLATIONS = {
     "ours-no-translation": {"translate_dense": False},
     "ours-no-translated-sentences": {"w_translated_sentence": 0.0},
     "ours-no-numbers": {"render_numbers": False},
+    "ours-no-places": {"render_places": False},
+    "ours-no-senses-together": {"render_together": False},
     "ours-no-expansion": {"expand_en": False, "expand_glossary": False},
     "ours-no-rerank": {"w_coverage_zh": 0.0, "w_coverage_en": 0.0},
 }
 PLAIN = {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other": 0.0, "translate_dense": False,
-         "render_numbers": False, "expand_en": False, "expand_glossary": False,
-         "w_coverage_zh": 0.0, "w_coverage_en": 0.0, "w_match": 0.0}
+         "render_numbers": False, "render_places": False, "render_together": False,
+         "expand_en": False, "expand_glossary": False, "w_coverage_zh": 0.0, "w_coverage_en": 0.0, "w_match": 0.0}
 BASELINES = {"dense": {"method": "dense", **PLAIN}, "bm25": {"method": "bm25", **PLAIN}}
 
 
@@ -121,7 +123,8 @@ class Prepared:
         self._rankings: dict[tuple, object] = {}
 
     def rankings(self, cfg: FusionConfig):
-        key = (cfg.expand_en, cfg.expand_glossary, cfg.translate_dense, cfg.render_numbers, cfg.method)
+        key = (cfg.expand_en, cfg.expand_glossary, cfg.translate_dense, cfg.render_numbers, cfg.render_places,
+               cfg.render_together, cfg.method)
         if key not in self._rankings:
             t = self.analysis
             self._rankings[key] = self.a.retriever.rankings(

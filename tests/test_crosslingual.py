@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant import Assistant
-from assistant.crosslingual import chinese_numbers, render
+from assistant.crosslingual import chinese_numbers, choose_together, order_together, render
 from assistant.glossary import Glossary
 from assistant.llm import LLMClient, LLMConfig
 from assistant.llm_render import Renderer
@@ -47,6 +47,39 @@ def test_rendering_follows_phrases_and_the_documents_words():
     assert "专利" in pieces and "增长" in pieces
     # the glossary's multi-word term wins over its single words
     assert any("科技创新中心" in p for p in pieces) or "科技" in pieces
+
+
+def test_place_names_are_rendered_as_the_documents_write_them():
+    doc_freq = {"上海": 40, "崇明": 3, "集装箱": 2, "港口": 5, "接口": 9, "吞吐量": 2}
+    q = "What was the container throughput of the Port of Shanghai?"
+    assert "上海" in render(q, doc_freq, places=True)
+    assert "上海" not in render(q, doc_freq)        # CC-CEDICT's senses of "Shanghai" are its districts
+
+
+def test_senses_are_chosen_by_the_passages_they_share():
+    # "port" is 接口 (more frequent here) or 港口; "container" 容器 or 集装箱: the pair that
+    # occurs in the same passages wins over each word's most frequent sense.
+    passages = {"接口": {1, 2, 3, 4, 5, 6}, "港口": {7, 8, 9}, "集装箱": {8, 9}, "容器": {1, 2, 3, 4, 5, 6, 10, 11},
+                "上海": {7, 8, 9, 12}}
+
+    def together(a, b):
+        pa, pb = passages.get(a, set()), passages.get(b, set())
+        return 2 * len(pa & pb) / (len(pa) + len(pb)) if pa and pb else 0.0
+
+    assert choose_together([["接口", "港口"], ["容器", "集装箱"]], ["上海"], together) == ["港口", "集装箱"]
+    assert choose_together([["接口", "港口"]], [], together) == ["接口"]     # alone: the dictionary's order
+    assert order_together(["容器", "集装箱", "笼子"], 2, [["港口"]], together) == ["集装箱", "容器", "笼子"]
+    assert order_together(["容器", "集装箱", "笼子"], 1, [["港口"]], together) == ["容器", "集装箱", "笼子"]
+
+
+def test_co_occurrence_is_counted_over_the_index(seed_assistant):
+    from ingest.tokenize import tokenize_for_index
+    r = seed_assistant.retriever
+    holds = {t: {i for i, c in enumerate(r.data.chunks) if t in tokenize_for_index(c.text)} for t in ("专利", "授权", "基础")}
+    for a, b in (("专利", "授权"), ("专利", "基础")):
+        pa, pb = holds[a], holds[b]
+        assert r.together(a, b) == pytest.approx(2 * len(pa & pb) / (len(pa) + len(pb)))
+    assert r.together("专利", "不在索引里的词") == 0.0
 
 
 def test_lookup_by_content_words_finds_the_entry():
