@@ -132,7 +132,7 @@ def chinese_terms(question: str, doc_freq: dict[str, int], per_word: int = 3,
     its separate words."""
     rev = reverse_dictionary()
     words = re.findall(r"[a-z]+", question.lower())
-    options: list[list[str]] = []
+    options: list[tuple[list[str], int]] = []     # (senses best first, how many tie for best)
     i = 0
     while i < len(words):
         for n in (3, 2, 1):
