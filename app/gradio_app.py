@@ -116,12 +116,12 @@ def chat_reply(svc: AppService, message: str, history: list | None, mode: str = 
         yield history, "", turns
         return
     user = {"role": "user", "content": render.user_html(q)}
-    box = [""]      # the question box is cleared once; later steps leave what the user types next
+    cleared = False     # the question box is cleared once; later steps leave what the user types next
 
     def show(content: str):
-        out = history + [user, {"role": "assistant", "content": content}], box[0], turns
-        box[0] = gr.skip()
-        return out
+        nonlocal cleared
+        box, cleared = (gr.skip() if cleared else ""), True
+        return history + [user, {"role": "assistant", "content": content}], box, turns
 
     yield show(render.pending_html())
     got, draft, shown = None, "", 0.0

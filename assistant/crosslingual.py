@@ -166,8 +166,14 @@ def order_together(senses: list[str], tier: int, others: list[list[str]],
     reordered by how much they occur with the other words' first senses."""
     if tier < 2 or not others:
         return senses
-    score = {z: sum(together(z, o[0]) for o in others) for z in senses[:tier]}
-    return sorted(senses[:tier], key=lambda z: -score[z]) + senses[tier:]
+    return _by_company(senses[:tier], [o[:1] for o in others], together) + senses[tier:]
+
+
+def _by_company(senses: list[str], others: list[list[str]], together: Callable[[str, str], float]) -> list[str]:
+    """`senses` ordered by how much each occurs with the best of every other word's
+    candidates, most first; equal ones keep their order (the dictionary's)."""
+    score = {z: sum(max(together(z, y) for y in o) for o in others) for z in senses}
+    return sorted(senses, key=lambda z: -score[z])
 
 
 def dictionary_senses(rev: dict, gram: list[str]) -> dict[str, float]:
@@ -303,13 +309,6 @@ def choose_together(options: list[list[str]], fixed: list[str],
     dictionary's order breaks ties, so a word alone keeps its first sense."""
     out = []
     for i, senses in enumerate(options):
-        if len(senses) == 1:
-            out.append(senses[0])
-            continue
         others = [o for j, o in enumerate(options) if j != i] + [[f] for f in fixed]
-
-        def score(z: str) -> float:
-            return sum(max(together(z, y) for y in o) for o in others)
-        best = max(senses, key=lambda z: (score(z), -senses.index(z)))
-        out.append(best)
+        out.append(senses[0] if len(senses) == 1 else _by_company(senses, others, together)[0])
     return out

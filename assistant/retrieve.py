@@ -64,6 +64,7 @@ class Rankings:
 POSTINGS_PER_TERM = 1000   # a term's best passages by BM25 it looks at
 _POSTINGS_KEPT = 4096      # terms whose passages are remembered (at most 4 KB each)
 
+
 class Retriever:
     """Searches one index through its `PassageIndex` interface (any backend).
 

@@ -89,8 +89,8 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
     `follow_links` follows symbolic links out of the folders named. Each new or changed
     document records who added it (`added_by`, default the OS user), when, and from which
     file (`origins` maps a file's real path to the name to record, e.g. an upload's own).
-    `ocr`: how scanned pages are read (default: OcrSettings, its cache in the settings' cache
-    folder; used when OCR is installed).
+    `ocr`: how scanned pages are read (default: the configured settings', `Settings.ocr`;
+    used when OCR is installed).
     `index_dir` may name another backend (`ingest.index.target`); `token`: a Milvus server's.
     """
     t0 = time.perf_counter()
@@ -100,7 +100,7 @@ def ingest(paths: list[str | Path], index_dir: str | Path, *, embedder: str | di
     t = index.target(index_dir)
     summary = IngestSummary(index=str(t))
     store.load_writer_modules()
-    with index.writer_lock(t), Recognizer(ocr or _default_ocr(), progress) as recognizer, \
+    with index.writer_lock(t), Recognizer(ocr or active().ocr(), progress) as recognizer, \
             Sandbox(limits, ocr=recognizer) as sandbox, contextlib.ExitStack() as opened:
         loaded = index.load(t, token=token) if index.exists(t) and not rebuild else None
         if loaded is not None:
@@ -237,10 +237,6 @@ def _ingest_one(path: Path, old, known, keep, rechunk_all, chunking, limits: Loa
         summary.skipped.append({"path": str(path), "reason": f"internal error: {type(e).__name__}: {e}"})
 
 
-def _default_ocr() -> OcrSettings:
-    return OcrSettings(cache_dir=active().cache_folder / "ocr")
-
-
 def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes: int,
                      warnings: list[str] | None = None, *, load=None, data: bytes | None = None,
                      limits: LoadLimits | None = None, ocr: Recognizer | None = None) -> _Prepared:
@@ -251,7 +247,7 @@ def prepare_document(path: Path, doc_id: str, chunking: ChunkSettings, max_bytes
     limits = limits or LoadLimits(max_bytes=max_bytes)
     if load is None:
         if ocr is None:
-            with Recognizer(_default_ocr()) as own:
+            with Recognizer(active().ocr()) as own:
                 return prepare_document(path, doc_id, chunking, max_bytes, warnings, data=data, limits=limits,
                                         ocr=own)
         raw = load_file(path, data=data, limits=limits, ocr=ocr)

@@ -47,7 +47,7 @@ class Settings:
     @property
     def cache_folder(self) -> Path:
         """The folder of every cache: cache_dir, else ~/.cache/policyqa."""
-        return self.cache_dir if self.cache_dir is not None else Path.home() / ".cache" / "policyqa"
+        return self.cache_dir if self.cache_dir is not None else _home_cache()
 
     @property
     def cache_path(self) -> Path:
@@ -104,6 +104,10 @@ def cache_dir_from(env: Mapping[str, str]) -> Path:
         return Path(env["POLICYQA_CACHE_DIR"]).expanduser()
     if env.get("XDG_CACHE_HOME"):
         return Path(env["XDG_CACHE_HOME"]).expanduser() / "policyqa"
+    return _home_cache()
+
+
+def _home_cache() -> Path:
     return Path.home() / ".cache" / "policyqa"
 
 
