@@ -405,7 +405,8 @@ def test_two_sessions_ask_at_once(browser, app_url, fake_llm):
         _ask_the_model(slow, fake_llm.url, "2022年北京全年专利授权量是多少？")
         deadline = time.monotonic() + TIMEOUT_MS / 1000
         while len(fake_llm.requests) == before:            # the slow answer is now waiting on its model
-            assert time.monotonic() < deadline, "the LLM-mode question never reached the model"
+            assert time.monotonic() < deadline, \
+                f"the LLM-mode question never reached the model; the page shows: {slow.locator('#pq-chat').inner_text()!r}"
             time.sleep(0.05)
         answer = _ask(fast, "How many patents were granted in Beijing in 2022?", 1)
         assert "pq-found" in answer.get_attribute("class") and "20.3" in answer.inner_text()
