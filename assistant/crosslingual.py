@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from ingest.places import place, places_in_english
-from ingest.zhtext import EN_STOP, lemma_candidates
+from ingest.zhtext import EN_STOP, american, derived_candidates, lemma_candidates
 
 _lock = threading.Lock()
 _reverse: dict[str, dict[str, float]] | None = None
@@ -24,6 +24,7 @@ _forward: dict[str, list[dict]] | None = None
 _SKIP_DEF = re.compile(r"^(?:surname|variant of|old variant|see |abbr\. for|also written|CL:|used in|erhua)", re.I)
 _NOTES = re.compile(r"\([^)]*\)|\[[^\]]*\]|\{[^}]*\}")
 _ARTICLE = re.compile(r"^(?:to|a|an|the)\s+")
+_ACRONYM = re.compile(r"\(([A-Z]{2,6})s?\)")
 
 
 def _entries() -> list[dict]:
@@ -47,6 +48,10 @@ def _build_reverse() -> dict[str, dict[str, float]]:
         for d in entry["definitions"]:
             if _SKIP_DEF.match(d):
                 continue
+            # An acronym in brackets is a name of the thing too: gross domestic product (GDP).
+            for acronym in _ACRONYM.findall(d):
+                slot = rev.setdefault(acronym.lower(), {})
+                slot[zh] = max(slot.get(zh, 0.0), 2.0)
             for gloss in re.split(r"[;,]", _NOTES.sub("", d)):
                 words = re.findall(r"[a-z]+", _ARTICLE.sub("", gloss.strip().lower()))
                 content = [w for w in words if w not in EN_STOP]
@@ -63,7 +68,7 @@ def _build_reverse() -> dict[str, dict[str, float]]:
 
 
 # Bump when _build_reverse changes: the cached copy is only valid for the same build.
-_REVERSE_FORMAT = 1
+_REVERSE_FORMAT = 2
 
 
 def _reverse_cache_file() -> Path | None:
@@ -172,16 +177,31 @@ def order_together(senses: list[str], tier: int, others: list[list[str]],
 def _by_company(senses: list[str], others: list[list[str]], together: Callable[[str, str], float]) -> list[str]:
     """`senses` ordered by how much each occurs with the best of every other word's
     candidates, most first; equal ones keep their order (the dictionary's)."""
-    score = {z: sum(max(together(z, y) for y in o) for o in others) for z in senses}
+    # A sense another word offers too (养殖 for both "encourage" and "further") is no
+    # company of its own: it would win by occurring with itself.
+    score = {z: sum(max((together(z, y) for y in o if y != z), default=0.0) for o in others) for z in senses}
     return sorted(senses, key=lambda z: -score[z])
 
 
 def dictionary_senses(rev: dict, gram: list[str]) -> dict[str, float]:
     """Chinese terms for a word (any of its simple lemmas) or a whole phrase."""
     if len(gram) > 1:
-        heads = [" ".join(gram[:-1] + [lemma]) for lemma in lemma_candidates(gram[-1])]
+        lead = [american(w) for w in gram[:-1]]
+        heads = [" ".join(lead + [lemma]) for lemma in lemma_candidates(gram[-1])]
     else:
         heads = lemma_candidates(gram[0])
+    senses = _senses_of(rev, heads)
+    if not senses and len(gram) == 1:
+        # A word the dictionary lacks may be derived from one it holds (deduction -> deduct),
+        # at a discount: the derivation may not mean what the word does.
+        senses = {zh: s * DERIVED_DISCOUNT for zh, s in _senses_of(rev, derived_candidates(gram[0])).items()}
+    return senses
+
+
+DERIVED_DISCOUNT = 0.8
+
+
+def _senses_of(rev: dict, heads: list[str]) -> dict[str, float]:
     senses: dict[str, float] = {}
     for h in heads:
         for zh, s in rev.get(h, {}).items():

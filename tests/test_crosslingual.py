@@ -72,6 +72,40 @@ def test_senses_are_chosen_by_the_passages_they_share():
     assert order_together(["容器", "集装箱", "笼子"], 1, [["港口"]], together) == ["容器", "集装箱", "笼子"]
 
 
+def test_a_sense_two_words_offer_does_not_win_by_its_own_company():
+    # CC-CEDICT offers 养殖 for both "encourage" and "further": it occurs with itself, and
+    # would beat 鼓励 if that counted.
+    passages = {"鼓励": {1, 2, 3, 4}, "养殖": {9, 10}, "进一步": {2, 3, 5}, "创新": {1, 2, 3, 6}}
+
+    def together(a, b):
+        pa, pb = passages.get(a, set()), passages.get(b, set())
+        return 2 * len(pa & pb) / (len(pa) + len(pb)) if pa and pb else 0.0
+
+    assert choose_together([["养殖", "鼓励"], ["进一步", "养殖"]], ["创新"], together) == ["鼓励", "进一步"]
+
+
+@pytest.mark.parametrize("word, base", [
+    ("centre", "center"), ("centres", "centers"), ("modernisation", "modernization"), ("labour", "labor"),
+    ("organised", "organized"), ("took", "take"), ("grew", "grow"), ("stood", "stand"), ("cancelled", "cancel"),
+    ("planned", "plan"), ("policies", "policy")])
+def test_english_words_are_looked_up_by_their_base_and_american_forms(word, base):
+    from ingest.zhtext import lemma_candidates
+    assert base in lemma_candidates(word)
+    assert "for" not in lemma_candidates("four") and "hor" not in lemma_candidates("hour")
+
+
+def test_a_word_the_dictionary_lacks_is_looked_up_by_what_it_derives_from():
+    from assistant.crosslingual import dictionary_senses, reverse_dictionary
+    rev = reverse_dictionary()
+    assert "扣除" in dictionary_senses(rev, ["deduction"])           # deduct
+    assert "坚强" in dictionary_senses(rev, ["stronger"])            # strong
+    # at a discount, and never for a word the dictionary holds: number is no numb
+    assert max(dictionary_senses(rev, ["deduction"]).values()) < 1.0
+    assert "麻木" not in dictionary_senses(rev, ["number"])
+    # an acronym in brackets names its headword: gross domestic product (GDP), value-added tax (VAT)
+    assert "国内生产总值" in dictionary_senses(rev, ["gdp"]) and "增值税" in dictionary_senses(rev, ["vat"])
+
+
 def test_co_occurrence_is_counted_over_the_index(seed_assistant):
     from ingest.tokenize import tokenize_for_index
     r = seed_assistant.retriever
