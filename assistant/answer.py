@@ -123,6 +123,13 @@ def _level_languages(texts: list[str], sims: list[float]) -> list[float]:
     return out
 
 
+def own_language(cands: list[Candidate], zh: bool) -> list[Candidate]:
+    """The candidates in the question's language when there are any: of a report and its
+    translation that both answer, the answer quotes the version the user asked in."""
+    own = [c for c in cands if is_chinese(c.text) == zh]
+    return own or cands
+
+
 def select(cands: list[Candidate], max_sentences: int = W.max_sentences, margin: float = W.select_margin) -> list[Candidate]:
     """The best sentence plus those nearly as good and sharing as many key terms, in
     document order."""

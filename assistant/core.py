@@ -264,7 +264,7 @@ class Assistant:
                                           stored=lambda items: self._stored_sims(items, qv))
         decision = decide(q, cands, hits, fits, self.thresholds, self.retriever.doc_freq(), len(self.data.chunks))
         if decision.found:          # the answer quotes only passages that meet the bar
-            cands = [c for c in cands if c.hit_rank in decision.passing]
+            cands = extractive.own_language([c for c in cands if c.hit_rank in decision.passing], q.zh)
         return Evidence(q.question, q.text, hits, cands, decision.found, q, decision)
 
     def extractive_answer(self, ev: Evidence, *, question: str | None = None, notice: str = "",

@@ -83,6 +83,18 @@ def test_an_english_question_names_the_law(full):
     assert hits[0].doc_id == "2020_npcsc_patent-law_zh"
 
 
+@pytest.mark.parametrize("question, quoted", [
+    ("What GDP growth target did the 2017 Report on the Work of the Government set?", "around 6.5 percent"),
+    ("2017年国内生产总值的预期增长目标是多少？", "6.5%左右")])
+def test_a_report_and_its_translation_answer_in_the_questions_language(full, question, quoted):
+    # Both versions of the 2017 report hold the target (GDP is 国内生产总值 to the dictionary
+    # too): the answer quotes the one in the language asked.
+    ans = full.ask(question)
+    assert ans.found and quoted in ans.text
+    assert all(c.doc_id.endswith("_en") == (quoted == "around 6.5 percent") for c in ans.citations)
+    exact(full, ans)
+
+
 def test_comparison_of_two_years(full):
     ans = full.ask("2021年和2022年的国内生产总值增长预期目标分别是多少？")
     assert ans.found and ans.table and ans.table.dimension == "year"
