@@ -132,9 +132,9 @@ class Retriever:
         per stretch of a document."""
         n = len(self.data.chunks)
         depth = max(f.depth, 4 * k)
-        rankings: list[tuple[np.ndarray, float]] = []
+        rankings: list[tuple[np.ndarray, float | np.ndarray]] = []     # weight: one, or per passage
         if f.method in ("rrf", "dense"):
-            rankings.append((r.cosines, f.w_dense))
+            rankings.append((r.cosines, np.where(r.other_language, f.w_dense_other, f.w_dense)))
             if r.sentence is not None:
                 w_sent = f.w_sentence_zh if r.zh else f.w_sentence_en
                 if w_sent:
@@ -162,7 +162,8 @@ class Retriever:
             hit = np.zeros(n, dtype=bool)
             for ranking, weight in rankings:
                 top = _top(ranking, group, depth)
-                score[top] += weight / (f.rrf_k + np.arange(1, len(top) + 1))
+                w = weight[top] if isinstance(weight, np.ndarray) else weight
+                score[top] += w / (f.rrf_k + np.arange(1, len(top) + 1))
                 hit[top] = True
             score += f.w_match * r.matches
             # A bilingual library (a report and its translation) answers in the question's

@@ -25,6 +25,10 @@ class FusionConfig:
     method: str = "rrf"          # "rrf" | "dense" | "bm25"
     rrf_k: int = 10
     w_dense: float = 1.0
+    # ... for a passage in the other language than the question's: a 350-character passage
+    # ranks its translation poorly (bitext_dev R@5 .19 alone; its best sentence: .73), and
+    # every fold of the grid set this to 0.
+    w_dense_other: float = 0.0
     w_bm25_zh: float = 1.5       # Chinese questions
     w_bm25_en: float = 1.5       # questions without Chinese characters
     depth: int = 50              # candidates taken from each ranking
@@ -62,10 +66,13 @@ class Thresholds:
     question over a Chinese passage is measured through dictionary translations, which find
     fewer of its terms and score lower in meaning, hence its own, lower values."""
     # `python benchmarks/calibrate.py --index A` over seed_dev + corpus_dev + the off-topic
-    # questions of benchmarks/data (137): held-out accuracy .883 (5-fold); see the README.
+    # questions of benchmarks/data (137): held-out accuracy .891 (5-fold); see the README.
+    # Its plateau also holds min_semantic_zh .84 (one wrong answer fewer, one refusal more
+    # in its model), but the bar also decides which version of a bilingual report is
+    # quoted, and at .84 an English question's English passage (.81) no longer qualifies.
     min_semantic_zh: float = 0.80     # cosine of the best sentence with the question
     min_coverage_zh: float = 0.30     # share of the question's key terms in its passage, weighted by rarity
-    min_semantic_en: float = 0.78     # English question, Chinese passage
+    min_semantic_en: float = 0.76     # English question, Chinese passage
     min_coverage_en: float = 0.15
 
 

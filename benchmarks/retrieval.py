@@ -18,7 +18,8 @@ the other language's sentences; `-no-translation`: without the dense rankings of
 question's Chinese rendering (`-no-translated-sentences`: without the one against each
 passage's best sentence); `-no-numbers`: English numbers not rendered the Chinese way
 (5 percent -> 5%); `-no-expansion`: without dictionary and glossary terms;
-`-no-constraints`: years, places and documents of the question ignored; `-no-rerank`),
+`-no-constraints`: years, places and documents of the question ignored; `-no-rerank`;
+`-dense-across`: the passage cosine also ranks passages in the other language),
 and the baselines `dense` (passage cosine only), `bm25`, `llamaindex-default` (with
 --llamaindex: SentenceSplitter + VectorStoreIndex over the same cleaned documents).
 
@@ -57,7 +58,7 @@ DEPTH = 10
 GRID = {"w_bm25_zh": (1.5, 2.0), "w_sentence_zh": (0.5, 1.0),
         "w_bm25_en": (1.0, 1.5), "w_sentence_en": (1.0, 1.5), "w_sentence_other": (0.0, 1.0),
         "w_translated": (0.5, 1.0), "w_translated_sentence": (0.5, 1.0), "w_match": (0.05, 0.1),
-        "w_same_language": (0.0, 0.03)}
+        "w_same_language": (0.0, 0.03), "w_dense_other": (0.0, 1.0)}
 ZH_ONLY = {"w_bm25_zh", "w_sentence_zh", "w_coverage_zh"}
 EN_ONLY = {"w_bm25_en", "w_sentence_en", "w_translated", "w_translated_sentence", "w_model_rendered"}
 ABLATIONS = {
@@ -70,10 +71,12 @@ ABLATIONS = {
     "ours-no-senses-together": {"render_together": False},
     "ours-no-expansion": {"expand_en": False, "expand_glossary": False},
     "ours-no-rerank": {"w_coverage_zh": 0.0, "w_coverage_en": 0.0},
+    "ours-dense-across": {"w_dense_other": 1.0},
 }
 PLAIN = {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other": 0.0, "translate_dense": False,
          "render_numbers": False, "render_places": False, "render_together": False,
-         "expand_en": False, "expand_glossary": False, "w_coverage_zh": 0.0, "w_coverage_en": 0.0, "w_match": 0.0}
+         "expand_en": False, "expand_glossary": False, "w_coverage_zh": 0.0, "w_coverage_en": 0.0, "w_match": 0.0,
+         "w_dense_other": 1.0}
 BASELINES = {"dense": {"method": "dense", **PLAIN}, "bm25": {"method": "bm25", **PLAIN}}
 
 
