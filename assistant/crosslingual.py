@@ -188,6 +188,9 @@ def dictionary_senses(rev: dict, gram: list[str]) -> dict[str, float]:
     if len(gram) > 1:
         lead = [american(w) for w in gram[:-1]]
         heads = [" ".join(lead + [lemma]) for lemma in lemma_candidates(gram[-1])]
+        # A fixed phrase CC-CEDICT words another way (came into force -> take effect).
+        heads += [_SAME_PHRASE[p] for p in (" ".join([first, *gram[1:]]) for first in lemma_candidates(gram[0]))
+                  if p in _SAME_PHRASE]
     else:
         heads = lemma_candidates(gram[0])
     senses = _senses_of(rev, heads)
@@ -199,6 +202,14 @@ def dictionary_senses(rev: dict, gram: list[str]) -> dict[str, float]:
 
 
 DERIVED_DISCOUNT = 0.8
+
+# The wordings of English translations of laws and official documents for which CC-CEDICT
+# has one gloss: "This Law shall come into force on ..." is 施行 / 生效, glossed "to take effect".
+_SAME_PHRASE = {"come into force": "take effect", "enter into force": "take effect",
+                "go into force": "take effect", "come into effect": "take effect",
+                "go into effect": "take effect", "become effective": "take effect",
+                "enter into effect": "take effect", "put into effect": "implement",
+                "put into practice": "implement", "carry out": "implement"}
 
 
 def _senses_of(rev: dict, heads: list[str]) -> dict[str, float]:

@@ -96,8 +96,9 @@ def lemma_candidates(word: str) -> list[str]:
     center, organisation -> organization: CC-CEDICT spells the American way) and, for an
     irregular verb, its base form (took -> take), for dictionary lookups that try each."""
     out = [word]
-    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ed", ""), ("ed", "e"), ("ing", ""), ("ing", "e")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+    for suffix, repl in (("ies", "y"), ("es", ""), ("s", ""), ("ied", "y"), ("ed", ""), ("ed", "e"), ("ing", ""),
+                         ("ing", "e")):
+        if word.endswith(suffix) and len(word) - len(suffix) + len(repl) >= 3:     # used -> use, not us
             out.append(word[: -len(suffix)] + repl)
     # Doubled final consonants: cancelled -> cancel, planned -> plan, transferring -> transfer.
     m = re.fullmatch(r"([a-z]{2,}([bdglmnprt]))\2(?:ed|ing)", word)

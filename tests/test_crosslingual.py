@@ -92,6 +92,15 @@ def test_english_words_are_looked_up_by_their_base_and_american_forms(word, base
     from ingest.zhtext import lemma_candidates
     assert base in lemma_candidates(word)
     assert "for" not in lemma_candidates("four") and "hor" not in lemma_candidates("hour")
+    assert "us" not in lemma_candidates("used") and "use" in lemma_candidates("used")
+
+
+def test_fixed_phrases_of_translated_laws_find_the_glossed_wording():
+    from assistant.crosslingual import dictionary_senses, reverse_dictionary
+    rev = reverse_dictionary()
+    for phrase in ("come into force", "came into force", "enters into force", "go into effect"):
+        assert {"施行", "生效"} <= set(dictionary_senses(rev, phrase.split())), phrase
+    assert "实施" in dictionary_senses(rev, "carried out".split())
 
 
 def test_a_word_the_dictionary_lacks_is_looked_up_by_what_it_derives_from():
