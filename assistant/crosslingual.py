@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 from ingest.places import place, places_in_english
-from ingest.zhtext import EN_STOP, american, derived_candidates, lemma_candidates
+from ingest.enwords import american, derived_candidates, lemma_candidates
+from ingest.zhtext import EN_STOP
 
 _lock = threading.Lock()
 _reverse: dict[str, dict[str, float]] | None = None

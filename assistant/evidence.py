@@ -83,7 +83,7 @@ def _zh_tags(question: str) -> dict[str, str]:
 
 
 def _en_terms(question: str, doc_freq: dict[str, int]) -> list[KeyTerm]:
-    from ingest.zhtext import lemma_candidates
+    from ingest.enwords import lemma_candidates
 
     from .crosslingual import dictionary_senses, reverse_dictionary
     rev = reverse_dictionary()

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import re
 
-from ingest.zhtext import EN_STOP, singular
+from ingest.enwords import american, singular
+from ingest.zhtext import EN_STOP
 
 __all__ = ["singular", "lemma", "content_lemmas"]
 
 _WORD = re.compile(r"[a-z]+(?:&[a-z]+)?")
-_SPELLING = {"centre": "center", "centres": "centers", "programme": "program", "programmes": "programs",
-             "labour": "labor", "organisation": "organization", "modernisation": "modernization",
-             "utilisation": "utilization", "defence": "defense", "licence": "license"}
 # Derivations that official renderings and users swap freely.
 _DERIVED = {"scientific": "science", "technological": "technology", "technologies": "technology",
             "promoting": "promote", "promotion": "promote", "innovative": "innovation", "innovate": "innovation",
@@ -23,7 +21,7 @@ _DERIVED = {"scientific": "science", "technological": "technology", "technologie
 
 
 def lemma(word: str) -> str:
-    w = _SPELLING.get(word, word)
+    w = american(word)
     w = _DERIVED.get(w, w)
     w = singular(w)
     return _DERIVED.get(w, w)

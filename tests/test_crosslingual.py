@@ -89,7 +89,7 @@ def test_a_sense_two_words_offer_does_not_win_by_its_own_company():
     ("organised", "organized"), ("took", "take"), ("grew", "grow"), ("stood", "stand"), ("cancelled", "cancel"),
     ("planned", "plan"), ("policies", "policy")])
 def test_english_words_are_looked_up_by_their_base_and_american_forms(word, base):
-    from ingest.zhtext import lemma_candidates
+    from ingest.enwords import lemma_candidates
     assert base in lemma_candidates(word)
     assert "for" not in lemma_candidates("four") and "hor" not in lemma_candidates("hour")
     assert "us" not in lemma_candidates("used") and "use" in lemma_candidates("used")
