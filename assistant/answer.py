@@ -123,9 +123,12 @@ def _level_languages(texts: list[str], sims: list[float]) -> list[float]:
     return out
 
 
-def own_language(cands: list[Candidate], zh: bool) -> list[Candidate]:
-    """The candidates in the question's language when there are any: of a report and its
-    translation that both answer, the answer quotes the version the user asked in."""
+def to_quote(cands: list[Candidate], passing: frozenset[int], zh: bool) -> list[Candidate]:
+    """What a found answer may quote: the candidates from the passages that meet the bar
+    (`passing`: their hit ranks), and of those the ones in the question's language when
+    there are any: of a report and its translation that both answer, the answer quotes
+    the version the user asked in."""
+    cands = [c for c in cands if c.hit_rank in passing]
     own = [c for c in cands if is_chinese(c.text) == zh]
     return own or cands
 

@@ -44,7 +44,7 @@ class Evidence:
     message: str = ""             # why nothing answers, when the constraints leave no document
     # A comparison: the dimension compared and, per side, its own evidence.
     comparison: tuple[str, list[tuple[Side, "Evidence"]]] | None = None
-
+    considered: tuple = ()        # every candidate the decision weighed (`decision.considered` is theirs)
 
 
 @functools.cache
@@ -263,9 +263,10 @@ class Assistant:
                                           only={h.rank - 1 for h in usable},
                                           stored=lambda items: self._stored_sims(items, qv))
         decision = decide(q, cands, hits, fits, self.thresholds, self.retriever.doc_freq(), len(self.data.chunks))
-        if decision.found:          # the answer quotes only passages that meet the bar
-            cands = extractive.own_language([c for c in cands if c.hit_rank in decision.passing], q.zh)
-        return Evidence(q.question, q.text, hits, cands, decision.found, q, decision)
+        considered = tuple(cands)
+        if decision.found:
+            cands = extractive.to_quote(cands, decision.passing, q.zh)
+        return Evidence(q.question, q.text, hits, cands, decision.found, q, decision, considered=considered)
 
     def extractive_answer(self, ev: Evidence, *, question: str | None = None, notice: str = "",
                           standalone: str = "") -> Answer:

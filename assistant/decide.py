@@ -45,6 +45,7 @@ class Decision:
     found: bool
     passing: frozenset[int] = frozenset()       # ranks of the passages that meet the bar
     features: Features | None = None            # of the deciding candidate
+    considered: tuple[Features, ...] = ()       # of every candidate, in their order (calibration)
 
 
 def meets_bar(f: Features, t: Thresholds, whole_article: bool = False) -> bool:
@@ -114,4 +115,4 @@ def decide(q, cands, hits, fits: dict[int, bool], t: Thresholds, doc_freq: dict[
              for c in cands]
     ok = [meets_bar(f, t, q.whole_article) for f in feats]
     passing = frozenset(c.hit_rank for c, o in zip(cands, ok) if o)
-    return Decision(any(ok[:FOUND_TRIES]), passing, feats[0])
+    return Decision(any(ok[:FOUND_TRIES]), passing, feats[0], tuple(feats))

@@ -7,7 +7,8 @@ DIR is an index of corpus/ + ../shared/corpus-extra (what ../shared/tools/dev_ev
 builds as idx-all). Every question is asked once with the gates only (the passage fits
 the question's years, places and documents and holds its names and numbers); the
 deciding sentence's cosine and its passage's key-term coverage are recorded with whether
-that answer would be right. The grid below then picks the thresholds: on all questions
+the answer would be right, once for each set of passages that the grid's thresholds let
+meet the bar (they decide what the answer quotes). The grid below then picks the thresholds: on all questions
 (what tuned.py should say), and per fold on the other folds with the held-out fold
 scored (k-fold, stratified by set and kind; the held-out figures are the ones to report).
 
@@ -22,11 +23,13 @@ import json
 import random
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 from _setup import ROOT, SHARED  # noqa: E402  (offline env, repository on sys.path)
 
 from assistant import Assistant  # noqa: E402
+from assistant.answer import to_quote  # noqa: E402
 from assistant.evaluate import answer_is_right, load_questions  # noqa: E402
 from assistant.tuned import Thresholds  # noqa: E402
 
@@ -50,13 +53,55 @@ def _decision(ev) -> dict:
 
 def record(a: Assistant, q: dict) -> dict:
     """The deciding features and whether the gated answer is right, for one question (for a
-    comparison, per side: it is found when a side is, right when every side is found)."""
+    comparison, per side: it is found when a side is, right when every side is found).
+
+    Which passages meet the bar decides what the answer quotes (and, of a report and its
+    translation, which version), so a single question's answer is recorded once per set of
+    passing passages the grid can produce (`passing`: each candidate's passage and features;
+    `right_by_passing`). A comparison's is recorded with the gates alone."""
     ev = a.evidence(q["question"])
-    ans = a.extractive_answer(ev)
     parts = [_decision(sub) for _, sub in ev.comparison[1]] if ev.comparison else [_decision(ev)]
-    return {"id": q["id"], "set": q["_set"], "kind": q.get("kind") or q["_set"], "lang": q["lang"],
-            "answerable": q["answerable"], "sides": parts,
-            "right_if_found": answer_is_right({**q, "answerable": True}, True, ans.text) if ev.found else False}
+    row = {"id": q["id"], "set": q["_set"], "kind": q.get("kind") or q["_set"], "lang": q["lang"],
+           "answerable": q["answerable"], "sides": parts, "right_if_found": False}
+    if not ev.found:
+        return row
+    right_of = lambda e: answer_is_right({**q, "answerable": True}, True, a.extractive_answer(e).text)  # noqa: E731
+    if ev.comparison or ev.analysis.whole_article:
+        row["right_if_found"] = right_of(ev)
+        return row
+    row["passing"] = [[f.hit_rank, f.semantic, f.coverage, f.names_ok and f.topic_ok and f.fits, f.across]
+                      for f in ev.decision.considered]
+    row["right_by_passing"] = {}
+    for t in grid():
+        key = _passing_key(row, t)
+        if key not in row["right_by_passing"]:
+            kept = frozenset(int(x) for x in key.split(",") if x)
+            row["right_by_passing"][key] = right_of(replace(ev, candidates=to_quote(list(ev.considered), kept,
+                                                                                   ev.analysis.zh)))
+    return row
+
+
+_KEYS: dict[tuple[str, Thresholds], str] = {}
+
+
+def _passing_key(r: dict, t: Thresholds) -> str:
+    """The hit ranks of the passages that meet the bar under `t`, as a key."""
+    got = _KEYS.get((r["id"], t))
+    if got is not None:
+        return got
+    ranks = set()
+    for rank, sem, cov, gates, across in r["passing"]:
+        min_sem, min_cov = (t.min_semantic_en, t.min_coverage_en) if across else (t.min_semantic_zh, t.min_coverage_zh)
+        if gates and sem >= min_sem and cov >= min_cov:
+            ranks.add(rank)
+    _KEYS[r["id"], t] = got = ",".join(map(str, sorted(ranks)))
+    return got
+
+
+def right_if_found(r: dict, t: Thresholds) -> bool:
+    if "right_by_passing" in r:
+        return r["right_by_passing"][_passing_key(r, t)]
+    return r["right_if_found"]
 
 
 def _side_found(d: dict, t: Thresholds) -> bool:
@@ -75,7 +120,7 @@ def found(r: dict, t: Thresholds) -> bool:
 def right(r: dict, t: Thresholds) -> bool:
     if not r["answerable"]:
         return not found(r, t)
-    return all(_side_found(d, t) for d in r["sides"]) and r["right_if_found"]
+    return all(_side_found(d, t) for d in r["sides"]) and right_if_found(r, t)
 
 
 def score(rows: list[dict], t: Thresholds) -> tuple:

@@ -75,6 +75,20 @@ def test_answers_cite_exact_sentence_spans(asst, question, expect):
         assert ans.text.startswith("From the loaded documents")
 
 
+@pytest.mark.parametrize("question", ["2022年北京全年专利授权量是多少？", "How many patents were granted in Beijing in 2022?"])
+def test_the_decision_keeps_what_it_weighed(asst, question):
+    # benchmarks/calibrate.py replays the decision under other bars from these: every
+    # candidate with its features, and what is quoted is what the passing passages give.
+    from assistant.answer import to_quote
+    from assistant.decide import meets_bar
+    ev = asst.evidence(question)
+    assert ev.found and len(ev.considered) == len(ev.decision.considered) >= len(ev.candidates) > 0
+    assert [f.hit_rank for f in ev.decision.considered] == [c.hit_rank for c in ev.considered]
+    passing = frozenset(f.hit_rank for f in ev.decision.considered if meets_bar(f, asst.thresholds))
+    assert passing == ev.decision.passing
+    assert ev.candidates == to_quote(list(ev.considered), passing, ev.analysis.zh)
+
+
 @pytest.mark.parametrize("question", ["火星上的殖民地人口有多少？", "What is the population of Shenzhen?"])
 def test_unanswerable_questions_are_refused_with_related_passages(asst, question):
     ans = asst.ask(question)
