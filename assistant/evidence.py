@@ -87,10 +87,27 @@ def _en_terms(question: str, doc_freq: dict[str, int]) -> list[KeyTerm]:
 
     from .crosslingual import dictionary_senses, reverse_dictionary
     rev = reverse_dictionary()
+    tokens = list(re.finditer(r"\d+(?:st|nd|rd|th)\b|[A-Za-z]+|\d+(?:\.\d+)?", question))
     out: list[KeyTerm] = []
-    for i, m in enumerate(re.finditer(r"\d+(?:st|nd|rd|th)\b|[A-Za-z]+|\d+(?:\.\d+)?", question)):
-        word = m.group(0)
+    i = 0
+    while i < len(tokens):
+        word = tokens[i].group(0)
         low = word.lower()
+        # Capitalised words weigh more but are not required: in "Five-Year Plan" they are no names.
+        weight = 1.5 if word[0].isupper() and i > 0 and low not in _MONTHS else 1.0
+        phrase = _dictionary_phrase(question, tokens, i, rev, doc_freq)
+        if phrase:
+            # One term for a phrase the dictionary holds whole ("come into force" -> 施行):
+            # its words apart ("come", "force") find nothing of what it means.
+            n, zh = phrase
+            words = [t.group(0).lower() for t in tokens[i:i + n]]
+            forms = [" ".join(words[:-1] + [lemma]) for lemma in lemma_candidates(words[-1])]
+            parts = tuple(w for w in words if w not in EN_STOP)
+            out.append(KeyTerm(" ".join(t.group(0) for t in tokens[i:i + n]), tuple(dict.fromkeys(forms + zh)),
+                               weight, False, parts))
+            i += n
+            continue
+        i += 1
         if low in EN_STOP or (len(low) < 3 and not low.isdigit()):
             continue
         if re.match(r"\d", low):
@@ -100,7 +117,23 @@ def _en_terms(question: str, doc_freq: dict[str, int]) -> list[KeyTerm]:
             continue
         senses = dictionary_senses(rev, [low])
         zh = sorted((z for z in senses if z in doc_freq), key=lambda z: (-senses[z], -doc_freq[z]))[:4]
-        # Capitalised words weigh more but are not required: in "Five-Year Plan" they are no names.
-        name = word[0].isupper() and i > 0 and low not in _MONTHS
-        out.append(KeyTerm(word, tuple(dict.fromkeys(lemma_candidates(low) + zh)), 1.5 if name else 1.0, False))
+        out.append(KeyTerm(word, tuple(dict.fromkeys(lemma_candidates(low) + zh)), weight, False))
     return out
+
+
+def _dictionary_phrase(question: str, tokens: list, i: int, rev: dict,
+                       doc_freq: dict[str, int]) -> tuple[int, list[str]] | None:
+    """(words, its Chinese terms of the index) for the longest phrase of 2-3 words from
+    token `i` that the dictionary holds whole, or None."""
+    from .crosslingual import dictionary_senses
+    for n in (3, 2):
+        gram = tokens[i:i + n]
+        if len(gram) < n or not all(t.group(0).isalpha() for t in gram) or gram[0].group(0).lower() in EN_STOP:
+            continue
+        if any(question[a.end():b.start()] not in (" ", "-") for a, b in zip(gram, gram[1:])):
+            continue
+        senses = dictionary_senses(rev, [t.group(0).lower() for t in gram])
+        zh = sorted((z for z in senses if z in doc_freq), key=lambda z: (-senses[z], -doc_freq[z]))[:4]
+        if zh:
+            return n, zh
+    return None

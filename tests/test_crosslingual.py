@@ -140,6 +140,19 @@ def test_english_terms_inside_questions_by_their_words():
     assert "科技自立自强" in found
 
 
+def test_a_phrase_the_dictionary_holds_whole_is_one_key_term():
+    from assistant.evidence import key_terms
+    doc_freq = {"施行": 40, "生效": 12, "科技": 90, "科学技术": 30, "专利法": 5}
+    terms = {t.text: t for t in key_terms("When did the Patent Law come into force?", False, doc_freq)}
+    assert "come into force" in terms and {"施行", "生效"} <= set(terms["come into force"].alternatives)
+    assert "force" not in terms and "come" not in terms      # its words apart mean nothing of it
+    assert "专利法" in terms["Patent Law"].alternatives and terms["Patent Law"].weight > 1.0
+    sci = [t for t in key_terms("science and technology spending", False, doc_freq) if "科技" in t.alternatives]
+    assert sci and sci[0].text == "science and technology" and sci[0].parts == ("science", "technology")
+    # Chinese the index lacks is no phrase: the words stay terms of their own
+    assert "come into force" not in {t.text for t in key_terms("come into force", False, {})}
+
+
 # -- sentence vectors ---------------------------------------------------------------------
 
 def test_sentence_vectors_written_loaded_and_removed_with_their_document(tmp_path, cache_dir):
