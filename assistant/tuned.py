@@ -52,9 +52,11 @@ class FusionConfig:
     w_same_language: float = 0.03     # passages in the question's language, over their translation
     # Rerank the best `rerank_depth` by the share of the question's key terms that one
     # sentence of the passage holds (names and numbers weigh double). English questions'
-    # terms only count through dictionary translations, which made it worse for them.
+    # terms count through their translations; since a dictionary phrase is one term
+    # (come into force -> 施行/生效) every fold of the grid sets 0.2 for them (bitext_dev
+    # held-out MRR .815 -> .863, cross-lingual .804 -> .855).
     w_coverage_zh: float = 0.1
-    w_coverage_en: float = 0.0
+    w_coverage_en: float = 0.2
     rerank_depth: int = 20
 
 

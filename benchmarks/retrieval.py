@@ -58,9 +58,10 @@ DEPTH = 10
 GRID = {"w_bm25_zh": (1.5, 2.0), "w_sentence_zh": (0.5, 1.0),
         "w_bm25_en": (1.0, 1.5), "w_sentence_en": (1.0, 1.5), "w_sentence_other": (0.0, 1.0),
         "w_translated": (0.5, 1.0), "w_translated_sentence": (0.5, 1.0), "w_match": (0.05, 0.1),
-        "w_same_language": (0.0, 0.03), "w_dense_other": (0.0, 1.0)}
+        "w_same_language": (0.0, 0.03), "w_coverage_en": (0.0, 0.1, 0.2)}
 ZH_ONLY = {"w_bm25_zh", "w_sentence_zh", "w_coverage_zh"}
-EN_ONLY = {"w_bm25_en", "w_sentence_en", "w_translated", "w_translated_sentence", "w_model_rendered"}
+EN_ONLY = {"w_bm25_en", "w_sentence_en", "w_translated", "w_translated_sentence", "w_model_rendered",
+           "w_coverage_en"}
 ABLATIONS = {
     "ours-no-sentences": {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other": 0.0},
     "ours-no-other-language": {"w_sentence_other": 0.0},
