@@ -141,8 +141,9 @@ class Retriever:
                     rankings.append((r.sentence, w_sent))
                 # The same over the passages in the other language only: cosines across
                 # languages run lower, so in one ranking the question's own language wins.
-                if f.w_sentence_other and r.other_language.any() and (~r.other_language).any():
-                    rankings.append((np.where(r.other_language, r.sentence, -np.inf), f.w_sentence_other))
+                w_other = f.w_sentence_other_zh if r.zh else f.w_sentence_other_en
+                if w_other and r.other_language.any() and (~r.other_language).any():
+                    rankings.append((np.where(r.other_language, r.sentence, -np.inf), w_other))
             if r.translated is not None and f.translate_dense:
                 rankings.append((r.translated, f.w_translated))
             if r.translated_sentence is not None and f.translate_dense and f.w_translated_sentence:

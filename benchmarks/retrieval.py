@@ -13,8 +13,9 @@ they translate, over B). A retrieved passage is a hit when it contains an eviden
 string (DESIGN.md); rank = first hit among the top 10.
 
 Methods: `ours` (the default FusionConfig), ablations (`-no-sentences`: without the
-rankings by each passage's best sentence; `-no-other-language`: without the ranking over
-the other language's sentences; `-no-translation`: without the dense rankings of an English
+rankings by each passage's best sentence; `-no-other-language`: a Chinese question without
+the ranking over the English sentences; `-other-language-en`: an English question with the
+one over the Chinese sentences; `-no-translation`: without the dense rankings of an English
 question's Chinese rendering (`-no-translated-sentences`: without the one against each
 passage's best sentence); `-no-numbers`: English numbers not rendered the Chinese way
 (5 percent -> 5%); `-no-expansion`: without dictionary and glossary terms;
@@ -56,15 +57,16 @@ from ingest.errors import BadQuery  # noqa: E402
 
 DEPTH = 10
 GRID = {"w_bm25_zh": (1.5, 2.0), "w_sentence_zh": (0.5, 1.0),
-        "w_bm25_en": (1.0, 1.5), "w_sentence_en": (1.0, 1.5), "w_sentence_other": (0.0, 1.0),
+        "w_bm25_en": (1.0, 1.5), "w_sentence_en": (1.0, 1.5), "w_sentence_other_en": (0.0, 1.0),
         "w_translated": (0.5, 1.0), "w_translated_sentence": (0.5, 1.0), "w_match": (0.05, 0.1),
         "w_same_language": (0.0, 0.03), "w_coverage_en": (0.0, 0.1, 0.2)}
-ZH_ONLY = {"w_bm25_zh", "w_sentence_zh", "w_coverage_zh"}
+ZH_ONLY = {"w_bm25_zh", "w_sentence_zh", "w_coverage_zh", "w_sentence_other_zh"}
 EN_ONLY = {"w_bm25_en", "w_sentence_en", "w_translated", "w_translated_sentence", "w_model_rendered",
-           "w_coverage_en"}
+           "w_coverage_en", "w_sentence_other_en"}
 ABLATIONS = {
-    "ours-no-sentences": {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other": 0.0},
-    "ours-no-other-language": {"w_sentence_other": 0.0},
+    "ours-no-sentences": {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other_zh": 0.0},
+    "ours-no-other-language": {"w_sentence_other_zh": 0.0},
+    "ours-other-language-en": {"w_sentence_other_en": 1.0},
     "ours-no-translation": {"translate_dense": False},
     "ours-no-translated-sentences": {"w_translated_sentence": 0.0},
     "ours-no-numbers": {"render_numbers": False},
@@ -74,7 +76,7 @@ ABLATIONS = {
     "ours-no-rerank": {"w_coverage_zh": 0.0, "w_coverage_en": 0.0},
     "ours-dense-across": {"w_dense_other": 1.0},
 }
-PLAIN = {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other": 0.0, "translate_dense": False,
+PLAIN = {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other_zh": 0.0, "w_sentence_other_en": 0.0, "translate_dense": False,
          "render_numbers": False, "render_places": False, "render_together": False,
          "expand_en": False, "expand_glossary": False, "w_coverage_zh": 0.0, "w_coverage_en": 0.0, "w_match": 0.0,
          "w_dense_other": 1.0}
