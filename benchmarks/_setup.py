@@ -12,8 +12,9 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SEED = ROOT / "corpus" / "beijing-international-sci-tech-innovation-center_zh.txt"
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+# First, even when PYTHONPATH already holds it: sys.path[0] is benchmarks/, whose
+# ingest.py would otherwise shadow the ingest package.
+sys.path.insert(0, str(ROOT))
 
 from ingest.settings import Settings, configure  # noqa: E402 - needs the repository on sys.path
 

@@ -76,8 +76,8 @@ ABLATIONS = {
     "ours-no-rerank": {"w_coverage_zh": 0.0, "w_coverage_en": 0.0},
     "ours-dense-across": {"w_dense_other": 1.0},
 }
-PLAIN = {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other_zh": 0.0, "w_sentence_other_en": 0.0, "translate_dense": False,
-         "render_numbers": False, "render_places": False, "render_together": False,
+PLAIN = {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other_zh": 0.0, "w_sentence_other_en": 0.0,
+         "translate_dense": False, "render_numbers": False, "render_places": False, "render_together": False,
          "expand_en": False, "expand_glossary": False, "w_coverage_zh": 0.0, "w_coverage_en": 0.0, "w_match": 0.0,
          "w_dense_other": 1.0}
 BASELINES = {"dense": {"method": "dense", **PLAIN}, "bm25": {"method": "bm25", **PLAIN}}
