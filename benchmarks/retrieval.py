@@ -64,7 +64,8 @@ ZH_ONLY = {"w_bm25_zh", "w_sentence_zh", "w_coverage_zh", "w_sentence_other_zh"}
 EN_ONLY = {"w_bm25_en", "w_sentence_en", "w_translated", "w_translated_sentence", "w_model_rendered",
            "w_coverage_en", "w_sentence_other_en"}
 ABLATIONS = {
-    "ours-no-sentences": {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other_zh": 0.0},
+    "ours-no-sentences": {"w_sentence_zh": 0.0, "w_sentence_en": 0.0, "w_sentence_other_zh": 0.0,
+                          "w_sentence_other_en": 0.0},
     "ours-no-other-language": {"w_sentence_other_zh": 0.0},
     "ours-other-language-en": {"w_sentence_other_en": 1.0},
     "ours-no-translation": {"translate_dense": False},
@@ -97,7 +98,11 @@ def dev_indexes(work: Path) -> tuple[Path, Path]:
     if not (all_dir / "CURRENT").exists():
         ingest([ROOT / "corpus", *extra], all_dir, progress=sys.stderr.isatty())
     if not (zh_dir / "CURRENT").exists():
-        files = [f for f in [*sorted((ROOT / "corpus").iterdir()), *sorted((SHARED / "corpus-extra").glob("*_zh.txt"))]
+        # One file per name, corpus/ over corpus-extra, as dev_eval.sh links them: corpus/
+        # ships corpus-extra as its starter library, and each document twice changes the figures.
+        by_name = {f.name: f for f in [*sorted((SHARED / "corpus-extra").glob("*_zh.txt")),
+                                       *sorted((ROOT / "corpus").iterdir())]}
+        files = [f for f in by_name.values()
                  if f.is_file() and not f.name.endswith(("_en.txt", "_en.txt.meta.json", "_en.meta.json"))
                  and f.name != "README.md" and f.suffix != ".json"]
         ingest(files, zh_dir, progress=sys.stderr.isatty())
